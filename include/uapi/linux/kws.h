@@ -134,6 +134,7 @@ enum kws_genl_cmd {
 	KWS_CMD_SET_DEFAULTS,	/* CAP_NET_ADMIN */
 	__KWS_CMD_MAX,
 };
+
 #define KWS_CMD_MAX (__KWS_CMD_MAX - 1)
 
 enum kws_genl_attr {
@@ -142,6 +143,7 @@ enum kws_genl_attr {
 	KWS_A_DEFAULTS,		/* nest of KWS_DEF_* */
 	__KWS_A_MAX,
 };
+
 #define KWS_A_MAX (__KWS_A_MAX - 1)
 
 enum kws_stat_attr {
@@ -160,6 +162,7 @@ enum kws_stat_attr {
 	KWS_STAT_ERR_KEEPALIVE,		/* 1011 after a pong timeout */
 	__KWS_STAT_MAX,
 };
+
 #define KWS_STAT_MAX (__KWS_STAT_MAX - 1)
 
 enum kws_def_attr {
@@ -168,6 +171,7 @@ enum kws_def_attr {
 	KWS_DEF_MAX_MSG_SIZE,	/* u64: used when ws_config.max_msg_size is 0 */
 	__KWS_DEF_MAX,
 };
+
 #define KWS_DEF_MAX (__KWS_DEF_MAX - 1)
 
 #endif /* _UAPI_LINUX_KWS_H */
