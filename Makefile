@@ -19,7 +19,7 @@ MODSRC := Kbuild kernel codec include
 
 USER_DIRS := codec lib selftests tools
 
-.PHONY: all module modules-all sparse userspace check check-host check-static \
+.PHONY: bench all module modules-all sparse userspace check check-host check-static \
 	check-vm demo deps clean $(USER_DIRS)
 
 all: module userspace
@@ -57,3 +57,7 @@ deps:
 clean:
 	rm -rf build kernel/*.ko
 	@for d in $(USER_DIRS); do [ -f $$d/Makefile ] && $(MAKE) -C $$d clean; done; true
+
+# Benchmarks (Documentation/performance.md): make bench [QUICK=1]
+bench:
+	@tools/bench/run $(if $(QUICK),--quick)
