@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The userspace fallback: the shared codec (codec/kws_codec.h) over a read
+ * buffer, with the same behaviour the kernel ULP gives through recvmsg and
+ * sendmsg: one message per kws_recv() call with eom on its last byte,
+ * automatic pongs and close echo, failure closes 1002/1007/1009 reported as
+ * a local close, TCP EOF without a close frame reported as 1006.
+ *
+ * Threads: the rx fields are used only by the (single) receiving thread;
+ * everything that writes to the socket, and the close state both sides
+ * look at, is under tx_lock so a pong or close echo from the receiver never
+ * lands inside a frame the sender is writing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define TBUF_SIZE	(64 * 1024)
+
+int kws_user_attach(struct kws_conn *conn, const struct kws_attach_opts *opts,
+		    const void *leftover, size_t len)
+{
+	struct kws_user *u = calloc(1, sizeof(*u));
+	size_t rsize = len > KWS_RBUF_SIZE ? len : KWS_RBUF_SIZE;
+	uint64_t max = opts->max_msg_size ? opts->max_msg_size :
+		       WS_MAX_MSG_DEFAULT;
+
+	if (!u)
+		return -1;
+	pthread_mutex_init(&u->tx_lock, NULL);
+	u->rbuf = malloc(rsize);
+	if (conn->role == WS_ROLE_CLIENT)
+		u->tbuf = malloc(TBUF_SIZE);
+	if (!u->rbuf || (conn->role == WS_ROLE_CLIENT && !u->tbuf)) {
+		kws_user_free(u);
+		errno = ENOMEM;
+		return -1;
+	}
+	u->rsize = rsize;
+	if (len)
+		memcpy(u->rbuf, leftover, len);
+	u->rend = len;
+	u->ws_flags = opts->ws_flags;
+	kws_parser_init(&u->parser, conn->role, max,
+			opts->ws_flags & WS_F_NO_UTF8_CHECK ?
+			KWS_PARSER_NO_UTF8 : 0);
+	conn->user = u;
+	return 0;
+}
+
+void kws_user_free(struct kws_user *u)
+{
+	if (!u)
+		return;
+	pthread_mutex_destroy(&u->tx_lock);
+	free(u->rbuf);
+	free(u->tbuf);
+	free(u);
+}
+
+int kws_user_pending(const struct kws_user *u)
+{
+	return u->chunk_active || u->ctl_opcode || u->close_pending ||
+	       u->close_reported || u->rpos < u->rend;
+}
+
+/* ---- tx ----------------------------------------------------------------- */
+
+/*
+ * Write one whole frame. A client masks with a fresh random key per frame
+ * (RFC 6455 5.3: "MUST pick a fresh masking key for each frame"), through
+ * tbuf so the caller's buffer is never written. Called with tx_lock held.
+ */
+static int write_frame(struct kws_conn *conn, uint8_t opcode, int fin,
+		       const uint8_t *payload, size_t len)
+{
+	struct kws_user *u = conn->user;
+	uint8_t hdr[KWS_FRAME_HDR_MAX];
+	struct iovec iov[2];
+	uint8_t mask[4];
+	unsigned int hlen;
+	size_t off = 0;
+	uint32_t phase = 0;
+
+	if (conn->role == WS_ROLE_SERVER) {
+		hlen = kws_frame_build(hdr, opcode, fin, len, NULL);
+		iov[0] = (struct iovec){ hdr, hlen };
+		iov[1] = (struct iovec){ (void *)payload, len };
+		return kws_writev_all(conn->fd, iov, len ? 2 : 1, 0);
+	}
+	if (kws_random(mask, sizeof(mask)))
+		return -1;
+	hlen = kws_frame_build(hdr, opcode, fin, len, mask);
+	iov[0] = (struct iovec){ hdr, hlen };
+	do {
+		size_t n = len - off < TBUF_SIZE ? len - off : TBUF_SIZE;
+		int first = off == 0;
+
+		phase = kws_mask_copy(u->tbuf, payload + off, n, mask, phase);
+		iov[1] = (struct iovec){ u->tbuf, n };
+		if (kws_writev_all(conn->fd, first ? iov : iov + 1,
+				   first ? 2 : 1, 0))
+			return -1;
+		off += n;
+	} while (off < len);
+	return 0;
+}
+
+/* Called with tx_lock held. */
+static void tx_broken(struct kws_user *u)
+{
+	/* part of a frame may be on the wire: nothing more can follow it */
+	u->tx_broken = 1;
+}
+
+ssize_t kws_user_send(struct kws_conn *conn, int opcode, const void *buf,
+		      size_t len, unsigned int flags)
+{
+	struct kws_user *u = conn->user;
+	int fin = !(flags & KWS_MORE);
+	ssize_t ret = len;
+
+	pthread_mutex_lock(&u->tx_lock);
+	if (u->close_sent || u->tx_broken) {
+		errno = EPIPE;
+		ret = -1;
+	} else if (u->tx_open && u->tx_open != opcode) {
+		errno = EINVAL;
+		ret = -1;
+	} else if (write_frame(conn, u->tx_open ? KWS_OP_CONT : opcode, fin,
+			       buf, len)) {
+		tx_broken(u);
+		ret = -1;
+	} else {
+		u->tx_open = fin ? 0 : opcode;
+	}
+	pthread_mutex_unlock(&u->tx_lock);
+	return ret;
+}
+
+/*
+ * Send a close frame with @code (0: empty payload) and @reason; once close
+ * frames went both ways, shut the TCP send side (RFC 6455 7.1.1, like the
+ * ULP). Called with tx_lock held.
+ */
+static int do_send_close(struct kws_conn *conn, uint16_t code,
+			 const void *reason, size_t rlen)
+{
+	struct kws_user *u = conn->user;
+	uint8_t payload[KWS_CONTROL_MAX];
+	int n = kws_close_build(payload, code, reason, rlen);
+	int ret;
+
+	if (n < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	ret = write_frame(conn, KWS_OP_CLOSE, 1, payload, n);
+	if (ret)
+		tx_broken(u);
+	u->close_sent = 1;
+	if (u->close_rcvd || u->failed)
+		shutdown(conn->fd, SHUT_WR);
+	return ret;
+}
+
+int kws_user_control(struct kws_conn *conn, int opcode, uint16_t code,
+		     const void *payload, size_t len)
+{
+	struct kws_user *u = conn->user;
+	int ret;
+
+	pthread_mutex_lock(&u->tx_lock);
+	if (u->close_sent || u->tx_broken) {
+		errno = EPIPE;
+		ret = -1;
+	} else if (opcode == WS_OP_CLOSE) {
+		ret = do_send_close(conn, code, payload, len);
+	} else {
+		ret = write_frame(conn, opcode, 1, payload, len);
+		if (ret)
+			tx_broken(u);
+	}
+	pthread_mutex_unlock(&u->tx_lock);
+	return ret;
+}
+
+/* ---- rx ----------------------------------------------------------------- */
+
+/* Queue the close report that kws_recv() returns before EOF. */
+static void report_close(struct kws_user *u, uint16_t code, uint16_t flags)
+{
+	u->close_pending = 1;
+	u->close_code = code;
+	u->close_flags = flags;
+}
+
+/*
+ * Fail the connection (RFC 6455 7.1.7) with the codec's verdict: send the
+ * close frame with @code, stop reading, report it as a local close. The one
+ * place a protocol error turns into a close code, as in the ULP.
+ */
+static void fail_connection(struct kws_conn *conn, uint16_t code)
+{
+	struct kws_user *u = conn->user;
+
+	pthread_mutex_lock(&u->tx_lock);
+	u->failed = 1;
+	if (!u->close_sent && !u->tx_broken)
+		do_send_close(conn, code, NULL, 0);
+	else
+		shutdown(conn->fd, SHUT_WR);
+	pthread_mutex_unlock(&u->tx_lock);
+	u->ctl_len = 0;
+	report_close(u, code, WS_CLOSE_LOCAL);
+}
+
+static void handle_control(struct kws_conn *conn, const struct kws_event *ev)
+{
+	struct kws_user *u = conn->user;
+	const uint8_t *payload = u->parser.control;
+	int deliver = u->ws_flags & WS_F_DELIVER_CONTROL;
+
+	switch (ev->opcode) {
+	case KWS_OP_PING:
+		/* RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint
+		 * MUST send a Pong frame in response", same payload.
+		 */
+		if (!(u->ws_flags & WS_F_NO_AUTO_PONG)) {
+			pthread_mutex_lock(&u->tx_lock);
+			if (!u->close_sent && !u->tx_broken &&
+			    write_frame(conn, KWS_OP_PONG, 1, payload, ev->len))
+				tx_broken(u);
+			pthread_mutex_unlock(&u->tx_lock);
+		}
+		break;
+	case KWS_OP_PONG:
+		break;
+	case KWS_OP_CLOSE:
+		/* RFC 6455 5.5.1: answer with a close, echoing the code */
+		pthread_mutex_lock(&u->tx_lock);
+		u->close_rcvd = 1;
+		if (!u->close_sent && !u->tx_broken)
+			do_send_close(conn, ev->code == WS_CLOSE_NO_STATUS ?
+				      0 : ev->code, NULL, 0);
+		else
+			shutdown(conn->fd, SHUT_WR);
+		pthread_mutex_unlock(&u->tx_lock);
+		u->ctl_len = ev->len > 2 ? ev->len - 2 : 0;
+		u->ctl_off = 0;
+		memcpy(u->ctl, payload + 2, u->ctl_len);
+		report_close(u, ev->code, 0);
+		return;
+	}
+	if (deliver) {
+		u->ctl_opcode = ev->opcode;
+		u->ctl_len = ev->len;
+		u->ctl_off = 0;
+		memcpy(u->ctl, payload, ev->len);
+	}
+}
+
+/* Returns 1 when an event was taken, 0 when the buffer is used up. */
+static int feed(struct kws_conn *conn)
+{
+	struct kws_user *u = conn->user;
+	struct kws_event ev;
+	size_t base = u->rpos;
+
+	if (u->rpos >= u->rend)
+		return 0;
+	u->rpos += kws_parser_feed(&u->parser, u->rbuf + base,
+				   u->rend - base, &ev);
+	switch (ev.type) {
+	case KWS_EV_DATA:
+		u->chunk_active = 1;
+		u->chunk_off = base + ev.off;
+		u->chunk_len = ev.len;
+		u->chunk_masked = ev.masked;
+		u->chunk_phase = ev.phase;
+		memcpy(u->chunk_mask, u->parser.frame.mask, 4);
+		u->chunk_eom = !!(ev.flags & KWS_EV_EOM);
+		u->chunk_opcode = ev.opcode;
+		return 1;
+	case KWS_EV_CONTROL:
+		handle_control(conn, &ev);
+		return 1;
+	case KWS_EV_ERROR:
+		fail_connection(conn, ev.code);
+		return 1;
+	case KWS_EV_NONE:
+		break;
+	}
+	return u->rpos < u->rend;
+}
+
+ssize_t kws_user_recv(struct kws_conn *conn, void *buf, size_t len,
+		      struct kws_msg_info *info)
+{
+	struct kws_user *u = conn->user;
+	uint8_t *out = buf;
+	size_t total = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (u->chunk_active) {
+			size_t take = u->chunk_len < len - total ?
+				      u->chunk_len : len - total;
+			const uint8_t *src = u->rbuf + u->chunk_off;
+
+			info->opcode = u->chunk_opcode;
+			if (u->chunk_masked)
+				u->chunk_phase = kws_mask_copy(out + total, src,
+							       take,
+							       u->chunk_mask,
+							       u->chunk_phase);
+			else
+				memcpy(out + total, src, take);
+			total += take;
+			u->chunk_off += take;
+			u->chunk_len -= take;
+			if (!u->chunk_len) {
+				u->chunk_active = 0;
+				if (u->chunk_eom) {
+					info->eom = 1;
+					return total;
+				}
+			}
+			if (total == len)
+				return total;
+			continue;
+		}
+		/* a message in progress is returned before anything else */
+		if (total && (u->ctl_opcode || u->close_pending))
+			return total;
+		if (u->ctl_opcode || u->close_pending) {
+			size_t take = u->ctl_len - u->ctl_off;
+
+			if (take > len)
+				take = len;
+			memcpy(out, u->ctl + u->ctl_off, take);
+			u->ctl_off += take;
+			if (u->ctl_opcode) {
+				info->opcode = u->ctl_opcode;
+				if (u->ctl_off == u->ctl_len) {
+					u->ctl_opcode = 0;
+					info->eom = 1;
+				}
+				return take;
+			}
+			info->opcode = WS_OP_CLOSE;
+			info->close_code = u->close_code;
+			info->close_flags = u->close_flags;
+			info->eom = 1;
+			u->close_pending = 0;
+			u->close_reported = 1;
+			return take;
+		}
+		if (u->close_reported)
+			return total;	/* EOF: opcode 0 */
+		if (feed(conn))
+			continue;
+		if (total)	/* do not wait with bytes in hand */
+			return total;
+
+		u->rpos = u->rend = 0;
+		n = recv(conn->fd, u->rbuf, u->rsize, 0);
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			/* TCP ended without a close frame (RFC 6455 7.1.5) */
+			pthread_mutex_lock(&u->tx_lock);
+			u->tx_broken = 1;
+			pthread_mutex_unlock(&u->tx_lock);
+			u->ctl_len = 0;
+			report_close(u, WS_CLOSE_ABNORMAL_CODE,
+				     WS_CLOSE_ABNORMAL);
+			continue;
+		}
+		u->rend = n;
+	}
+}
