@@ -11,7 +11,7 @@
 
 KVER ?= 6.1
 KREL := $(shell . tools/vm/kernels; kws_kernel_release $(KVER))
-KDIR ?= /lib/modules/$(KREL)/build
+KDIR ?= $(shell . tools/vm/kernels; kws_kernel_kdir $(KVER))
 # Each kernel gets its own copy of the module sources so builds for different
 # kernels never share objects.
 MODDIR := build/mod/$(KREL)
