@@ -173,7 +173,7 @@ static int list_has_token(const char *list, const char *token)
 static int fail(struct kws_hs *hs, int status, int err, const char *why)
 {
 	hs->state = HS_FAILED;
-	if (status)
+	if (status && hs->server)	/* the client's status is the server's */
 		hs->status = status;
 	hs->error = why;
 	errno = err;
