@@ -1359,6 +1359,10 @@ def main(argv=None):
     for n, cid in enumerate(ids, 1):
         desc, exp = table[cid]
         c = runner.run_case(cid, desc, exp)
+        if n == 1 and c.p is not None and c.p.state == CONNECTING:
+            # Nothing listens there: one clear error instead of hundreds of failed cases.
+            print("%swsconform: %s" % (pre, c.result), flush=True)
+            return 2
         v = c.verdict()
         counts[v] = counts.get(v, 0) + 1
         results[cid] = c
@@ -1371,7 +1375,8 @@ def main(argv=None):
         if args.tap:
             status = "not ok" if v == FAILED else "ok"
             note = "" if v == OK else " # %s" % v
-            print("%s %d case %s%s" % (status, n, cid, note), flush=True)
+            print("%s %d case %s%s%s" % (status, n, cid, " [%s]" % args.agent if args.agent
+                                          else "", note), flush=True)
         print(pre + line, file=out, flush=True)
         if v != OK and (args.verbose or v == FAILED):
             print("%s    result: %s | close: %s" % (pre, c.result, c.result_close), file=out)
