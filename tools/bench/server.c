@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: MIT
+/*
+ * server: the benchmark servers behind one event loop, so every variant
+ * shares the accept path, the buffers and the echo logic and differs only in
+ * how bytes become messages (Documentation/performance.md):
+ *
+ *   raw-*   plain TCP: the ceiling (echo, sink, sendfile)
+ *   kws-*   the kernel ULP through the raw ABI (include/uapi/linux/kws.h):
+ *           TCP_ULP "ws" + WS_CONFIG, recvmsg/recvmmsg/sendmsg, sendfile
+ *   lib-*   libkws forced onto its userspace codec (KWS_ATTACH_USERSPACE)
+ *   user-write  read(file) + frame header + write(), by hand
+ *   mem     kernel memory per attached idle connection (slab deltas)
+ *
+ *   server -m MODE [-p port] [-b bufsize] [-f file] [-c conns] [-t secs]
+ *
+ * Single-threaded. Sockets stay blocking; reads use MSG_DONTWAIT (or a
+ * non-blocking libkws connection), so a reply is written in one blocking
+ * call: with one message in flight per connection that cannot deadlock.
+ * The process exits after -t seconds whatever happens.
+ */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/kws.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "bench_libkws.h"
+
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+
+enum kind { RAW, KWS, LIB, USER };
+enum op { ECHO, SINK, SINKM, SENDFILE, MEM };
+
+static struct {
+	int port, conns, timeout;
+	size_t bufsize;
+	const char *file;
+	enum kind kind;
+	enum op op;
+} opt = { .port = 9000, .conns = 1000, .timeout = 600, .bufsize = 65536 };
+
+static struct bench_shm *shm;
+static uint8_t *sbuf;		/* shared receive buffer, opt.bufsize */
+
+struct conn {
+	int fd;
+	struct kws_conn *lib;	/* LIB */
+	uint8_t *msg;		/* partial message so far (echo) */
+	size_t len, cap;
+};
+
+static const struct {
+	const char *name;
+	enum kind kind;
+	enum op op;
+} modes[] = {
+	{ "raw-echo", RAW, ECHO }, { "raw-sink", RAW, SINK },
+	{ "raw-sendfile", RAW, SENDFILE },
+	{ "kws-echo", KWS, ECHO }, { "kws-sink", KWS, SINK },
+	{ "kws-sinkm", KWS, SINKM }, { "kws-sendfile", KWS, SENDFILE },
+	{ "lib-echo", LIB, ECHO }, { "lib-sink", LIB, SINK },
+	{ "user-write", USER, SENDFILE }, { "mem", KWS, MEM },
+};
+
+static void kws_attach_raw(int fd)
+{
+	struct ws_config cfg = { .role = WS_ROLE_SERVER, .tx_opcode = WS_OP_BINARY,
+				 .max_msg_size = WS_MAX_MSG_UNLIMITED };
+
+	if (setsockopt(fd, SOL_TCP, TCP_ULP, "ws", sizeof("ws")))
+		die("TCP_ULP ws: %m (is kws.ko loaded?)");
+	if (setsockopt(fd, SOL_WS, WS_CONFIG, &cfg, sizeof(cfg)))
+		die("WS_CONFIG: %m");
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->lib)
+		bench_lib_close(c->lib);
+	else
+		close(c->fd);
+	free(c->msg);
+	free(c);
+}
+
+/* Append to the connection's partial message. */
+static void conn_append(struct conn *c, const uint8_t *p, size_t n)
+{
+	if (c->len + n > c->cap) {
+		size_t cap = c->cap ? c->cap : 65536;
+
+		while (cap < c->len + n)
+			cap *= 2;
+		c->msg = realloc(c->msg, cap);
+		if (!c->msg)
+			die("out of memory");
+		c->cap = cap;
+	}
+	memcpy(c->msg + c->len, p, n);
+	c->len += n;
+}
+
+static void count_msg(size_t n)
+{
+	shm->msgs++;
+	shm->bytes += n;
+}
+
+/* ---- raw TCP ------------------------------------------------------------ */
+
+/* Returns 0 to keep the connection, -1 to close it. */
+static int raw_readable(struct conn *c)
+{
+	ssize_t n;
+
+	for (;;) {
+		n = recv(c->fd, sbuf, opt.bufsize, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n <= 0)
+			return -1;
+		shm->bytes += n;
+		if (opt.op == ECHO)
+			return write_all(c->fd, sbuf, n);	/* one read per wakeup */
+	}
+}
+
+/* ---- kws, raw ABI ------------------------------------------------------- */
+
+union ws_cbuf {
+	char buf[CMSG_SPACE(sizeof(uint8_t)) + CMSG_SPACE(sizeof(struct ws_close))];
+	struct cmsghdr align;
+};
+
+static int kws_opcode(struct msghdr *m)
+{
+	struct cmsghdr *cm;
+
+	for (cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm))
+		if (cm->cmsg_level == SOL_WS && cm->cmsg_type == WS_CMSG_OPCODE)
+			return *(uint8_t *)CMSG_DATA(cm);
+	return -1;
+}
+
+/* A whole reply in one sendmsg: a partial send would split the message. */
+static int kws_send_msg(int fd, const uint8_t *p, size_t n)
+{
+	ssize_t w = send(fd, p, n, 0);
+
+	if (w < 0)
+		return -1;
+	if ((size_t)w != n)
+		die("kws send: %zd of %zu bytes on a blocking socket", w, n);
+	return 0;
+}
+
+static int kws_readable(struct conn *c)
+{
+	union ws_cbuf cb;
+	struct iovec iov = { sbuf, opt.bufsize };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+	int op;
+
+	for (;;) {
+		m.msg_control = cb.buf;
+		m.msg_controllen = sizeof(cb.buf);
+		n = recvmsg(c->fd, &m, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n < 0)
+			return -1;
+		op = kws_opcode(&m);
+		if (op == WS_OP_CLOSE || (n == 0 && op < 0))
+			return -1;
+		if (op != WS_OP_BINARY && op != WS_OP_TEXT)
+			die("kws recvmsg: unexpected opcode %d", op);
+		if (opt.op != ECHO) {
+			shm->bytes += n;
+			if (m.msg_flags & MSG_EOR)
+				shm->msgs++;
+			continue;
+		}
+		if (!(m.msg_flags & MSG_EOR)) {
+			conn_append(c, sbuf, n);
+			return 0;
+		}
+		if (c->len) {
+			conn_append(c, sbuf, n);
+			count_msg(c->len);
+			n = kws_send_msg(c->fd, c->msg, c->len);
+			c->len = 0;
+			return n;
+		}
+		count_msg(n);
+		return kws_send_msg(c->fd, sbuf, n);	/* one message per wakeup */
+	}
+}
+
+#define MMSG_BATCH 64
+
+/* One-way sink with recvmmsg: up to MMSG_BATCH messages per system call. */
+static int kws_readable_mmsg(struct conn *c)
+{
+	static struct mmsghdr mm[MMSG_BATCH];
+	static struct iovec iov[MMSG_BATCH];
+	static union ws_cbuf cb[MMSG_BATCH];
+	size_t each = opt.bufsize / MMSG_BATCH;
+	int i, n;
+
+	for (;;) {
+		for (i = 0; i < MMSG_BATCH; i++) {
+			iov[i] = (struct iovec){ sbuf + i * each, each };
+			mm[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1,
+				.msg_control = cb[i].buf, .msg_controllen = sizeof(cb[i].buf) };
+		}
+		n = recvmmsg(c->fd, mm, MMSG_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n <= 0)
+			return -1;
+		for (i = 0; i < n; i++) {
+			int op = kws_opcode(&mm[i].msg_hdr);
+
+			if (op == WS_OP_CLOSE || (op < 0 && !mm[i].msg_len))
+				return -1;
+			shm->bytes += mm[i].msg_len;
+			if (mm[i].msg_hdr.msg_flags & MSG_EOR)
+				shm->msgs++;
+		}
+		if (n < MMSG_BATCH)
+			return 0;
+	}
+}
+
+/* ---- libkws (userspace codec) ------------------------------------------- */
+
+static int lib_readable(struct conn *c)
+{
+	int eom, op;
+	ssize_t n;
+
+	do {
+		n = bench_lib_recv(c->lib, sbuf, opt.bufsize, &op, &eom);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n < 0 || op == WS_OP_CLOSE || op == 0)
+			return -1;
+		if (opt.op != ECHO) {
+			shm->bytes += n;
+			shm->msgs += eom;
+			continue;
+		}
+		if (!eom) {
+			conn_append(c, sbuf, n);
+			continue;
+		}
+		if (c->len) {
+			conn_append(c, sbuf, n);
+			count_msg(c->len);
+			n = bench_lib_send(c->lib, c->msg, c->len);
+			c->len = 0;
+		} else {
+			count_msg(n);
+			n = bench_lib_send(c->lib, sbuf, n);
+		}
+		if (n < 0)
+			return -1;
+		/* Back to epoll unless libkws already holds more input. */
+	} while (bench_lib_pending(c->lib) || opt.op != ECHO);
+	return 0;
+}
+
+/* ---- server->client bulk ------------------------------------------------ */
+
+/* Wait for the client's "go" (a byte, or a 2-byte message), then send. */
+static void bulk_send(struct conn *c)
+{
+	int fd = c->fd, in = open(opt.file, O_RDONLY);
+	uint64_t t0 = proc_runtime_ns(0), sent = 0;
+	struct stat st;
+	off_t off = 0;
+	ssize_t n;
+
+	if (in < 0 || fstat(in, &st))
+		die("open %s: %m", opt.file);
+	if (opt.kind == USER) {
+		/* read + frame + write: a 64 KiB binary message per chunk */
+		uint8_t *b = malloc(opt.bufsize + 16);
+		size_t h;
+
+		while ((n = read(in, b + 10, opt.bufsize)) > 0) {
+			h = ws_hdr(b, 2, n, NULL);
+			memmove(b + 10 - h, b, h);
+			if (write_all(fd, b + 10 - h, h + n))
+				die("user-write: %m");
+			sent += n;
+		}
+		free(b);
+	} else {
+		while (off < st.st_size) {
+			n = sendfile(fd, in, &off, st.st_size - off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && sent == 0 && opt.kind == KWS) {
+				fprintf(stderr, "server: sendfile on kws: %m\n");
+				shm->done = 2;	/* not supported: n/a */
+				break;
+			}
+			if (n <= 0)
+				die("sendfile: %m");
+			sent += n;
+		}
+	}
+	shm->cpu_ns = proc_runtime_ns(0) - t0;
+	shm->phase_bytes = sent;
+	if (!shm->done)
+		shm->done = 1;
+	close(in);
+	shutdown(fd, SHUT_WR);
+}
+
+static int bulk_readable(struct conn *c)
+{
+	uint8_t go[16];
+	ssize_t n = recv(c->fd, go, sizeof(go), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0 || shm->done)
+		return -1;
+	bulk_send(c);
+	return 0;
+}
+
+/* ---- kernel memory per attached connection ------------------------------ */
+
+/* Bytes in all slab caches: sum of active objects times object size. */
+static uint64_t slab_bytes(void)
+{
+	unsigned long long active, total, size;
+	char line[512], name[128];
+	uint64_t sum = 0;
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	if (!f)
+		die("/proc/slabinfo: %m");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%127s %llu %llu %llu", name, &active, &total, &size) == 4)
+			sum += active * size;
+	fclose(f);
+	return sum;
+}
+
+static uint64_t meminfo_slab(void)
+{
+	unsigned long long kb = 0;
+	char line[256];
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Slab: %llu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb * 1024;
+}
+
+static void mem_measure(int lfd)
+{
+	int *fds = calloc(opt.conns, sizeof(int)), i;
+	uint64_t s0, s1, s2, m1, m2;
+
+	if (!fds)
+		die("out of memory");
+	for (i = 0; i < opt.conns; i++) {
+		fds[i] = accept(lfd, NULL, NULL);
+		if (fds[i] < 0 || ws_server_handshake(fds[i]))
+			die("mem: accept/handshake %d: %m", i);
+	}
+	usleep(200000);
+	s0 = slab_bytes();
+	usleep(200000);
+	s1 = slab_bytes();
+	m1 = meminfo_slab();
+	for (i = 0; i < opt.conns; i++)
+		kws_attach_raw(fds[i]);
+	usleep(200000);
+	s2 = slab_bytes();
+	m2 = meminfo_slab();
+	printf("result mode=mem conns=%d slab_noise=%" PRId64 " slab_delta=%" PRId64
+	       " per_conn=%.1f meminfo_delta=%" PRId64 " meminfo_per_conn=%.1f\n",
+	       opt.conns, (int64_t)(s1 - s0), (int64_t)(s2 - s1),
+	       (double)(int64_t)(s2 - s1) / opt.conns, (int64_t)(m2 - m1),
+	       (double)(int64_t)(m2 - m1) / opt.conns);
+	fflush(stdout);
+	shm->done = 1;
+	for (i = 0; i < opt.conns; i++)
+		close(fds[i]);
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static struct conn *conn_accept(int lfd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	int fd = accept(lfd, NULL, NULL);
+
+	if (fd < 0 || !c)
+		die("accept: %m");
+	set_nodelay(fd);
+	c->fd = fd;
+	if (opt.kind != RAW && ws_server_handshake(fd))
+		die("handshake: %m");
+	if (opt.kind == KWS)
+		kws_attach_raw(fd);
+	if (opt.kind == LIB) {
+		set_nonblock(fd, 1);
+		c->lib = bench_lib_attach(fd);
+	}
+	shm->conns++;
+	return c;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char msg[] = "server: time limit reached\n";
+
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(3);
+	_exit(3);
+}
+
+static void usage(void)
+{
+	fputs("usage: server -m MODE [-p port] [-b bufsize] [-f file] [-c conns]"
+	      " [-t secs]\nmodes:", stderr);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		fprintf(stderr, " %s", modes[i].name);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct rlimit rl = { 65536, 65536 };
+	struct epoll_event evs[256], ev;
+	const char *mode = NULL;
+	int lfd, ep, c, i, n;
+
+	while ((c = getopt(argc, argv, "m:p:b:f:c:t:")) != -1) {
+		switch (c) {
+		case 'm': mode = optarg; break;
+		case 'p': opt.port = atoi(optarg); break;
+		case 'b': opt.bufsize = strtoull(optarg, NULL, 0); break;
+		case 'f': opt.file = optarg; break;
+		case 'c': opt.conns = atoi(optarg); break;
+		case 't': opt.timeout = atoi(optarg); break;
+		default: usage();
+		}
+	}
+	for (i = 0; mode && i < (int)(sizeof(modes) / sizeof(modes[0])); i++)
+		if (!strcmp(mode, modes[i].name))
+			break;
+	if (!mode || i == (int)(sizeof(modes) / sizeof(modes[0])) || optind != argc)
+		usage();
+	opt.kind = modes[i].kind;
+	opt.op = modes[i].op;
+	if (opt.op == SENDFILE && !opt.file)
+		die("%s needs -f FILE", mode);
+	if (opt.kind == LIB && !bench_lib_available())
+		die("%s: built without lib/libkws.a", mode);
+	signal(SIGALRM, on_alarm);
+	alarm(opt.timeout);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	signal(SIGPIPE, SIG_IGN);
+	sbuf = malloc(opt.bufsize);
+	shm = bench_shm_open(opt.port, 1);
+	if (!sbuf || !shm)
+		die("setup: %m");
+	shm->pid = getpid();
+	lfd = tcp_listen(opt.port);
+	if (opt.op == MEM) {
+		mem_measure(lfd);
+		return 0;
+	}
+	ep = epoll_create1(0);
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = NULL };
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev))
+		die("epoll: %m");
+	for (;;) {
+		n = epoll_wait(ep, evs, 256, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("epoll_wait: %m");
+		for (i = 0; i < n; i++) {
+			struct conn *cn = evs[i].data.ptr;
+			int r;
+
+			if (!cn) {
+				cn = conn_accept(lfd);
+				ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = cn };
+				if (epoll_ctl(ep, EPOLL_CTL_ADD, cn->fd, &ev))
+					die("epoll_ctl: %m");
+				/* libkws may already hold bytes read with the head */
+				if (!cn->lib || !bench_lib_pending(cn->lib))
+					continue;
+			}
+			if (opt.op == SENDFILE)
+				r = bulk_readable(cn);
+			else if (opt.kind == RAW)
+				r = raw_readable(cn);
+			else if (opt.kind == LIB)
+				r = lib_readable(cn);
+			else if (opt.op == SINKM)
+				r = kws_readable_mmsg(cn);
+			else
+				r = kws_readable(cn);
+			if (r) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, cn->fd, NULL);
+				conn_close(cn);
+			}
+		}
+	}
+}
