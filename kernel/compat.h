@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kws compat: the only place that tests LINUX_VERSION_CODE. Written against
+ * 6.12 and mapped back to 6.1; force-included into every kws.ko object by
+ * Kbuild (-include kernel/compat.h). Blocks run newest first.
+ *
+ * Debian backports make some pure version tests wrong (MSG_SPLICE_PAGES is
+ * defined but not implemented by 6.1.192's TCP, for instance); kws does not
+ * depend on any of those, so version tests suffice for what is here.
+ */
+#ifndef KWS_COMPAT_H
+#define KWS_COMPAT_H
+
+#include <linux/version.h>
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+#error "kws supports Linux 6.1 and later"
+#endif
+
+/*
+ * 6.16, "treewide, timers: Rename from_timer() to timer_container_of()":
+ * kws uses the new name.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 16, 0)
+#define timer_container_of(var, callback_timer, timer_fieldname) \
+	from_timer(var, callback_timer, timer_fieldname)
+#endif /* LINUX_VERSION_CODE < KERNEL_VERSION(6, 16, 0) */
+
+/*
+ * 6.15, "tcp: ulp: diag: more info without CAP_NET_ADMIN": get_info and
+ * get_info_size gained a net_admin argument. KWS_ULP_INFO_ARGS and
+ * KWS_ULP_INFO_SIZE_ARGS spell the parameter lists; kws reports nothing
+ * secret, so it ignores net_admin.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0)
+#define KWS_ULP_INFO_ARGS	struct sock *sk, struct sk_buff *skb, bool net_admin
+#define KWS_ULP_INFO_SIZE_ARGS	const struct sock *sk, bool net_admin
+#else
+#define KWS_ULP_INFO_ARGS	struct sock *sk, struct sk_buff *skb
+#define KWS_ULP_INFO_SIZE_ARGS	const struct sock *sk
+#endif /* LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0) */
+
+/*
+ * 6.10, "workqueue: Implement disable/enable for (delayed) work items": a
+ * disabled work item cannot be queued again, which closes the race between
+ * close and a softirq re-arming the work (CVE-2026-23240 in kTLS). Before
+ * 6.10 kws also gates every queueing on ctx->closing under ctx->work_lock
+ * (kernel/main.c), so cancelling is enough there.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+#define kws_disable_work_sync(w)		disable_work_sync(w)
+#define kws_disable_delayed_work_sync(w)	disable_delayed_work_sync(w)
+#else
+#define kws_disable_work_sync(w)		cancel_work_sync(w)
+#define kws_disable_delayed_work_sync(w)	cancel_delayed_work_sync(w)
+#endif /* LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0) */
+
+/*
+ * 6.5, "sock: Remove ->sendpage*() in favour of sendmsg(MSG_SPLICE_PAGES)":
+ * before it, sendfile()/splice() into the socket reach proto.sendpage and
+ * proto_ops.sendpage_locked, which would put raw bytes on the wire between
+ * frames; kws refuses them (KWS_HAVE_SENDPAGE).
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+#define KWS_HAVE_SENDPAGE	1
+#endif /* LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0) */
+
+/*
+ * timer_delete_sync() (6.2, "timers: Rename del_timer_sync()") is in
+ * Debian's 6.1.192 as a stable backport, so kws uses it unconditionally.
+ */
+
+
+#endif /* KWS_COMPAT_H */

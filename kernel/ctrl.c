@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kws control frames the kernel sends on its own: pongs, the close echo,
+ * the close of a failed connection, close 1001 at close(2), keepalive pings.
+ *
+ * The receive path (possibly softirq) only queues them in the context; they
+ * go on the wire only between frames of the application's stream, from the
+ * sendmsg() exit path or from tx_work, which takes tx_lock (trylock, so a
+ * writer sleeping for memory is never waited on) and then the socket lock.
+ * A frame TCP took part of stays in ctl_frame with a cursor.
+ */
+#include <linux/jiffies.h>
+#include <linux/random.h>
+#include <linux/timer.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#include "kws.h"
+
+/* Answer the latest ping only (RFC 6455 5.5.3). Socket lock held. */
+void kws_ctrl_queue_pong(struct kws_ctx *ctx, const u8 *payload, u8 len)
+{
+	if (ctx->close_built)
+		return;
+	memcpy(ctx->pong, payload, len);
+	ctx->pong_len = len;
+	ctx->pong_queued = 1;
+}
+
+/* Queue our close; @code 0 sends an empty one. Socket lock held. */
+void kws_ctrl_queue_close(struct kws_ctx *ctx, u16 code, const u8 *reason,
+			  u8 reason_len)
+{
+	if (ctx->close_sent)
+		return;
+	ctx->close_code = code;
+	ctx->close_len = min_t(u8, reason_len, sizeof(ctx->close_reason));
+	if (ctx->close_len)
+		memcpy(ctx->close_reason, reason, ctx->close_len);
+	ctx->close_queued = 1;
+	ctx->close_sent = code ? code : WS_CLOSE_NO_STATUS;
+	kws_set_state(ctx);
+}
+
+/*
+ * RFC 6455 7.1.1: the server closes TCP first, once both closes passed; a
+ * client once the server did; anyone after failing the connection.
+ */
+static bool kws_ctrl_want_shut(const struct sock *sk,
+			       const struct kws_ctx *ctx)
+{
+	if (ctx->shut_wr || !ctx->close_flushed)
+		return false;
+	if (ctx->rx_failed)
+		return true;
+	return ctx->close_rcvd && (ctx->role == WS_ROLE_SERVER ||
+				   (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN));
+}
+
+/* Anything for tx_work to do? Socket lock held. */
+bool kws_ctrl_pending(const struct kws_ctx *ctx)
+{
+	return ctx->ctl_len || ctx->pong_queued || ctx->ping_queued ||
+	       ctx->close_queued || kws_ctrl_want_shut(ctx->sk, ctx);
+}
+
+/* Get tx_work to flush soon. Any context; socket lock held. */
+void kws_ctrl_kick(struct kws_ctx *ctx)
+{
+	if (kws_ctrl_pending(ctx))
+		kws_queue_delayed_work(ctx, &ctx->tx_work, 0);
+}
+
+/* Build a whole control frame in ctl_frame. tx_lock and socket lock held. */
+void kws_ctrl_build(struct kws_ctx *ctx, u8 opcode, const u8 *payload,
+		    u8 len, bool kernel)
+{
+	unsigned int hdr;
+
+	if (ctx->role == WS_ROLE_CLIENT) {
+		u32 key = get_random_u32();
+		u8 mask[4];
+
+		memcpy(mask, &key, sizeof(mask));
+		hdr = kws_frame_build(ctx->ctl_frame, opcode, 1, len, mask);
+		kws_mask_copy(ctx->ctl_frame + hdr, payload, len, mask, 0);
+	} else {
+		hdr = kws_frame_build(ctx->ctl_frame, opcode, 1, len, NULL);
+		memcpy(ctx->ctl_frame + hdr, payload, len);
+	}
+	ctx->ctl_len = hdr + len;
+	ctx->ctl_sent = 0;
+	ctx->ctl_opcode = opcode;
+	ctx->ctl_kernel = kernel;
+}
+
+/*
+ * Send the rest of ctl_frame. Returns 0 once it is all with TCP, else the
+ * error. tx_lock and socket lock held; no data frame may be open.
+ */
+int kws_ctrl_send_pending(struct sock *sk, struct kws_ctx *ctx, int flags)
+{
+	int ret;
+
+	while (ctx->ctl_sent < ctx->ctl_len) {
+		ret = kws_tx_send_kvec(sk, ctx->ctl_frame + ctx->ctl_sent,
+				       ctx->ctl_len - ctx->ctl_sent, NULL, 0,
+				       flags);
+		if (ret <= 0)
+			return ret ? ret : -EAGAIN;
+		ctx->ctl_sent += ret;
+	}
+
+	ctx->stats.tx_frames++;
+	if (ctx->ctl_opcode == WS_OP_PONG && ctx->ctl_kernel) {
+		ctx->stats.pings_answered++;
+		kws_stats_inc(sock_net(sk), KWS_STAT_PINGS_ANSWERED);
+	}
+	if (ctx->ctl_opcode == WS_OP_CLOSE)
+		ctx->close_flushed = 1;
+	ctx->ctl_len = 0;
+	ctx->ctl_sent = 0;
+	return 0;
+}
+
+/* Shut the TCP send side ourselves (not through inet_shutdown()). */
+static void kws_ctrl_shut(struct sock *sk, struct kws_ctx *ctx)
+{
+	ctx->shut_wr = 1;
+	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | SEND_SHUTDOWN);
+	ctx->sk_proto->shutdown(sk, SEND_SHUTDOWN);
+	sk->sk_state_change(sk);
+}
+
+/*
+ * Keepalive, from tx_work: ping after idle_ms without input; fail with
+ * 1011 when its pong is not back within timeout_ms. Locks as flush.
+ */
+static void kws_ka_check(struct kws_ctx *ctx)
+{
+	unsigned long idle = msecs_to_jiffies(ctx->keepalive.idle_ms);
+	unsigned long timeout = msecs_to_jiffies(ctx->keepalive.timeout_ms);
+	unsigned long now = jiffies;
+
+	if (!ctx->keepalive.idle_ms || ctx->state != WS_STATE_OPEN)
+		return;
+	if (ctx->ping_outstanding) {
+		if (time_after_eq(now, ctx->ping_sent_at + timeout)) {
+			kws_rx_fail(ctx->sk, ctx, WS_CLOSE_INTERNAL);
+			return;
+		}
+	} else if (time_after_eq(now, ctx->rx_last + idle)) {
+		ctx->ping_queued = 1;
+	}
+	kws_ka_arm(ctx);
+}
+
+/*
+ * Send what is queued, in order: a started frame, the pong, a keepalive
+ * ping, our close; then shut TCP if the handshake is over. tx_lock and
+ * socket lock held, process context. Never inside the app's open frame.
+ */
+int kws_ctrl_flush(struct sock *sk, struct kws_ctx *ctx, int flags)
+{
+	int ret;
+
+	lockdep_assert_held(&ctx->tx_lock);
+	sock_owned_by_me(sk);
+
+	if (kws_tx_frame_open(ctx))
+		return 0;
+	for (;;) {
+		if (ctx->ctl_len) {
+			ret = kws_ctrl_send_pending(sk, ctx, flags);
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (ctx->close_built) {
+			ctx->pong_queued = 0;
+			ctx->ping_queued = 0;
+			break;
+		}
+		if (ctx->pong_queued) {
+			ctx->pong_queued = 0;
+			kws_ctrl_build(ctx, WS_OP_PONG, ctx->pong,
+				       ctx->pong_len, true);
+			continue;
+		}
+		if (ctx->ping_queued) {
+			ctx->ping_queued = 0;
+			ctx->ping_outstanding = 1;
+			ctx->ping_sent_at = jiffies;
+			kws_ctrl_build(ctx, WS_OP_PING, NULL, 0, true);
+			continue;
+		}
+		if (ctx->close_queued) {
+			u8 payload[KWS_CONTROL_MAX];
+			int len;
+
+			ctx->close_queued = 0;
+			len = kws_close_build(payload, ctx->close_code,
+					      ctx->close_reason,
+					      ctx->close_len);
+			if (WARN_ON_ONCE(len < 0))
+				len = 0;
+			ctx->close_built = 1;
+			kws_ctrl_build(ctx, WS_OP_CLOSE, payload, len, true);
+			continue;
+		}
+		break;
+	}
+	if (kws_ctrl_want_shut(sk, ctx))
+		kws_ctrl_shut(sk, ctx);
+	return 0;
+}
+
+/* tx_work: holds a sock reference taken when it was queued. */
+void kws_ctrl_work(struct work_struct *work)
+{
+	struct kws_ctx *ctx = container_of(to_delayed_work(work),
+					   struct kws_ctx, tx_work);
+	struct sock *sk = ctx->sk;
+
+	if (!mutex_trylock(&ctx->tx_lock)) {
+		/* The writer flushes on its way out; retry in case it left. */
+		kws_queue_delayed_work(ctx, &ctx->tx_work, 1);
+		goto out;
+	}
+	lock_sock(sk);
+	kws_ka_check(ctx);
+	/* -EAGAIN: kws_ctrl_write_space() kicks us when TCP has room. */
+	kws_ctrl_flush(sk, ctx, MSG_DONTWAIT | MSG_NOSIGNAL);
+	release_sock(sk);
+	mutex_unlock(&ctx->tx_lock);
+out:
+	sock_put(sk);
+}
+
+/* sk_write_space: socket lock held in either form, softirq possible. */
+void kws_ctrl_write_space(struct sock *sk)
+{
+	struct kws_ctx *ctx = kws_get_ctx(sk);
+
+	kws_ctrl_kick(ctx);
+	ctx->saved_write_space(sk);
+}
+
+/* ---- keepalive timer --------------------------------------------------- */
+
+/* Softirq: only hand over to tx_work, which has the locks. */
+static void kws_ka_timer(struct timer_list *t)
+{
+	struct kws_ctx *ctx = timer_container_of(ctx, t, ka_timer);
+
+	kws_queue_delayed_work(ctx, &ctx->tx_work, 0);
+}
+
+void kws_ka_init(struct kws_ctx *ctx)
+{
+	timer_setup(&ctx->ka_timer, kws_ka_timer, 0);
+}
+
+/* (Re)arm for the next keepalive decision. Socket lock held. */
+void kws_ka_arm(struct kws_ctx *ctx)
+{
+	unsigned long when;
+
+	if (!ctx->keepalive.idle_ms)
+		return;
+	if (ctx->ping_outstanding)
+		when = ctx->ping_sent_at +
+		       msecs_to_jiffies(ctx->keepalive.timeout_ms);
+	else
+		when = ctx->rx_last + msecs_to_jiffies(ctx->keepalive.idle_ms);
+	spin_lock_bh(&ctx->work_lock);
+	if (!ctx->closing)
+		mod_timer(&ctx->ka_timer, when);
+	spin_unlock_bh(&ctx->work_lock);
+}
+
+/* After ctx->closing is set: the timer cannot re-arm. Process context. */
+void kws_ka_stop(struct kws_ctx *ctx)
+{
+	timer_delete_sync(&ctx->ka_timer);
+}

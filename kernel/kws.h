@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kws: WebSocket (RFC 6455) as a TCP upper layer protocol. Private header:
+ * the per-socket context and the cross-file prototypes, grouped by the file
+ * that owns them.
+ *
+ * Locks, outermost first:
+ *   ctx->rx_lock	mutex, one reader at a time across sk_wait_event()
+ *   ctx->tx_lock	mutex, one writer (or the tx work) at a time across
+ *			sk_stream_wait_memory(); frames are never interleaved
+ *   the socket lock	lock_sock() in process context, or bh_lock_sock()
+ *			in softirq when no user owns the socket
+ *   sk_callback_lock	only to swap sk_prot and the sk callbacks
+ *   ctx->work_lock	spinlock (BH), gates queueing work against close
+ */
+#ifndef KWS_KWS_H
+#define KWS_KWS_H
+
+#include <linux/mutex.h>
+#include <linux/skbuff.h>
+#include <linux/spinlock.h>
+#include <linux/timer.h>
+#include <linux/workqueue.h>
+#include <net/inet_connection_sock.h>
+#include <net/sock.h>
+#include <uapi/linux/kws.h>
+
+#include "kws_codec.h"
+
+/* Memory charged for each record on the receive queue besides its bytes. */
+#define KWS_RX_RECORD_COST	((u32)sizeof(struct sk_buff))
+/* Unmasking bounce buffer for recvmsg. */
+#define KWS_RX_BOUNCE		512
+/* Largest control frame on the wire: header plus 125 bytes of payload. */
+#define KWS_CTL_FRAME_MAX	(KWS_FRAME_HDR_MAX + KWS_CONTROL_MAX)
+
+/*
+ * ss -tie: attributes kws puts inside INET_DIAG_ULP_INFO, after core's
+ * INET_ULP_INFO_NAME ("ws"). KWS_ULP_INFO_WS is far above the kernel's
+ * INET_ULP_INFO_* numbers so it never collides with them.
+ */
+enum {
+	KWS_ULP_INFO_WS = 0x57,		/* nest of KWS_INFO_* */
+};
+
+enum {
+	KWS_INFO_UNSPEC,
+	KWS_INFO_ROLE,			/* u8: WS_ROLE_*, 0 before WS_CONFIG */
+	KWS_INFO_STATE,			/* u8: WS_STATE_* */
+	KWS_INFO_CLOSE_SENT,		/* u16: close code sent, 0 if none */
+	KWS_INFO_CLOSE_RCVD,		/* u16: close code received, 0 if none */
+	__KWS_INFO_MAX,
+};
+
+/*
+ * Per-record metadata in skb->cb of every skb on ctx->rx_queue. A data
+ * record is a clone of a TCP skb (never written: TCP may share its data)
+ * and delivers [off, off + len) of it, unmasking on the way when masked. A
+ * control record is a private skb holding its unmasked payload.
+ */
+struct kws_rx_cb {
+	u32	off;		/* next byte to deliver, offset in the skb */
+	u32	len;		/* bytes left to deliver */
+	u32	charge;		/* bytes still charged to ctx->rx_held */
+	u8	mask[4];	/* when masked */
+	u8	phase;		/* mask phase of the byte at off */
+	u8	masked;
+	u8	opcode;		/* WS_OP_* */
+	u8	eom;		/* the record ends a message */
+	u16	close_code;	/* WS_OP_CLOSE records */
+	u16	close_flags;	/* WS_CLOSE_LOCAL, WS_CLOSE_ABNORMAL */
+};
+
+#define KWS_RX_CB(skb)	((struct kws_rx_cb *)((skb)->cb))
+
+struct kws_ctx {
+	/* Set at attach, constant afterwards. */
+	struct sock		*sk;
+	struct proto		*sk_proto;	/* base TCP proto, delegate */
+	const struct proto_ops	*sk_ops;	/* base proto_ops */
+
+	/* Set at WS_CONFIG under the socket lock and sk_callback_lock. */
+	void (*saved_data_ready)(struct sock *sk);
+	void (*saved_write_space)(struct sock *sk);
+
+	/* Configuration: the socket lock; configured is read locklessly. */
+	u8			configured;
+	u8			role;		/* WS_ROLE_* */
+	u8			tx_opcode;	/* WS_OP_TEXT or WS_OP_BINARY */
+	u32			flags;		/* WS_F_* */
+	u64			max_msg;	/* also in parser.max_msg */
+	struct ws_keepalive	keepalive;
+
+	/* Receive state: the socket lock (either form). */
+	struct kws_parser	parser;
+	struct sk_buff_head	rx_queue;	/* records, __skb_* helpers */
+	struct sk_buff_head	rx_leftover;	/* WS_LEFTOVER bytes */
+	u32			rx_leftover_off; /* next byte of the head */
+	u32			rx_leftover_total;
+	struct sk_buff		*rx_ctl_spare;	/* for a ping/pong record */
+	u32			rx_held;	/* bytes charged; lockless read */
+	u32			rx_ready;	/* whole records; lockless read */
+	u32			rx_payload;	/* payload bytes queued */
+	u8			rx_stopped;	/* close rcvd/failed/EOF: drain */
+	u8			rx_eof;		/* the close record is queued */
+	u8			rx_done;	/* the app consumed it: EOF */
+	u16			rx_failed;	/* close code we failed with */
+	u8			rx_abnormal;	/* TCP ended without a close */
+	/* The close delivered last, after every queued record. */
+	u16			rx_close_code;
+	u16			rx_close_flags;	/* WS_CLOSE_LOCAL/ABNORMAL */
+	u8			rx_close_len;	/* reason bytes */
+	u8			rx_close_off;	/* reason bytes delivered */
+	u8			rx_close_reason[KWS_CONTROL_MAX - 2];
+	unsigned long		rx_last;	/* jiffies of the last input */
+
+	/* Close handshake and kernel frames: the socket lock. */
+	u8			state;		/* WS_STATE_*; lockless read */
+	u16			close_sent;	/* code sent (1005: empty) */
+	u16			close_rcvd;	/* code received (1005: empty) */
+	u8			close_queued;	/* close_code waits to be sent */
+	u8			close_built;	/* our close is in ctl_frame/sent */
+	u8			close_flushed;	/* our close is all on the wire */
+	u8			shut_wr;	/* TCP send side shut by us */
+	u16			close_code;	/* 0 sends an empty close */
+	u8			close_len;	/* reason bytes in close_reason */
+	u8			close_reason[KWS_CONTROL_MAX - 2];
+	u8			pong_queued;	/* answer the latest ping */
+	u8			pong_len;
+	u8			pong[KWS_CONTROL_MAX];
+	u8			ping_queued;	/* keepalive ping to send */
+	u8			ping_outstanding; /* its pong not seen yet */
+	unsigned long		ping_sent_at;	/* jiffies */
+
+	/*
+	 * The frame on the wire: tx_lock and the socket lock. A control frame
+	 * (kernel's or the app's) lives whole in ctl_frame until sent; an app
+	 * data frame is tx_hdr then tx_frame_left payload bytes still owed by
+	 * the app's next sendmsg().
+	 */
+	struct mutex		tx_lock;
+	u8			ctl_frame[KWS_CTL_FRAME_MAX];
+	u8			ctl_len;	/* 0: no control frame pending */
+	u8			ctl_sent;
+	u8			ctl_opcode;
+	u8			ctl_kernel;	/* built by the kernel itself */
+	u8			tx_hdr[KWS_FRAME_HDR_MAX];
+	u8			tx_hdr_len;
+	u8			tx_hdr_sent;
+	u8			tx_mask[4];
+	u8			tx_masked;
+	u8			tx_fin;
+	u8			tx_msg_open;	/* a MSG_MORE message is open */
+	u8			tx_msg_opcode;	/* its opcode */
+	u32			tx_phase;
+	u64			tx_frame_left;	/* payload bytes owed */
+	u8			*tx_buf;	/* PAGE_SIZE bounce, tx_lock */
+
+	/* Readers: rx_lock; rx_bounce is used under it. */
+	struct mutex		rx_lock;
+	u8			rx_bounce[KWS_RX_BOUNCE];
+
+	/* Per-socket counters: the socket lock. */
+	struct ws_stats		stats;
+
+	/* Deferred work; each queued item holds a sock reference. */
+	spinlock_t		work_lock;	/* BH; protects closing */
+	bool			closing;	/* no more queueing */
+	struct delayed_work	rx_work;	/* parse when data_ready deferred */
+	struct delayed_work	tx_work;	/* flush kernel control frames */
+	struct timer_list	ka_timer;	/* keepalive; see ctrl.c */
+
+	struct rcu_head		rcu;
+};
+
+static inline struct kws_ctx *kws_get_ctx(const struct sock *sk)
+{
+	const struct inet_connection_sock *icsk = inet_csk(sk);
+
+	/* Data path: the ULP cannot go away while the socket is in use. */
+	return (__force struct kws_ctx *)icsk->icsk_ulp_data;
+}
+
+static inline bool kws_tx_frame_open(const struct kws_ctx *ctx)
+{
+	return ctx->tx_hdr_sent < ctx->tx_hdr_len || ctx->tx_frame_left;
+}
+
+/* main.c */
+bool kws_queue_delayed_work(struct kws_ctx *ctx, struct delayed_work *dwork,
+			    unsigned long delay);
+void kws_set_state(struct kws_ctx *ctx);
+
+/* rx.c */
+void kws_rx_init(struct kws_ctx *ctx);
+void kws_rx_parse(struct sock *sk, struct kws_ctx *ctx);
+void kws_rx_data_ready(struct sock *sk);
+void kws_rx_work(struct work_struct *work);
+void kws_rx_purge(struct sock *sk, struct kws_ctx *ctx);
+void kws_rx_fail(struct sock *sk, struct kws_ctx *ctx, u16 code);
+bool kws_rx_readable(const struct sock *sk, const struct kws_ctx *ctx);
+int kws_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+		   int flags, int *addr_len);
+bool kws_rx_sock_is_readable(struct sock *sk);
+__poll_t kws_rx_poll(struct file *file, struct socket *sock,
+		     struct poll_table_struct *wait);
+ssize_t kws_rx_splice_read(struct socket *sock, loff_t *ppos,
+			   struct pipe_inode_info *pipe, size_t len,
+			   unsigned int flags);
+int kws_rx_read_sock(struct sock *sk, read_descriptor_t *desc,
+		     sk_read_actor_t recv_actor);
+int kws_rx_read_skb(struct sock *sk, skb_read_actor_t recv_actor);
+
+/* tx.c */
+int kws_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
+int kws_tx_sock_shutdown(struct socket *sock, int how);
+int kws_tx_send_kvec(struct sock *sk, const void *a, size_t alen,
+		     const void *b, size_t blen, int flags);
+#ifdef KWS_HAVE_SENDPAGE
+int kws_tx_sendpage(struct sock *sk, struct page *page, int offset,
+		    size_t size, int flags);
+int kws_tx_sendpage_locked(struct sock *sk, struct page *page, int offset,
+			   size_t size, int flags);
+#endif
+
+/* ctrl.c */
+void kws_ctrl_queue_pong(struct kws_ctx *ctx, const u8 *payload, u8 len);
+void kws_ctrl_queue_close(struct kws_ctx *ctx, u16 code, const u8 *reason,
+			  u8 reason_len);
+int kws_ctrl_flush(struct sock *sk, struct kws_ctx *ctx, int flags);
+void kws_ctrl_kick(struct kws_ctx *ctx);
+void kws_ctrl_work(struct work_struct *work);
+void kws_ctrl_write_space(struct sock *sk);
+void kws_ctrl_build(struct kws_ctx *ctx, u8 opcode, const u8 *payload,
+		    u8 len, bool kernel);
+int kws_ctrl_send_pending(struct sock *sk, struct kws_ctx *ctx, int flags);
+bool kws_ctrl_pending(const struct kws_ctx *ctx);
+void kws_ka_init(struct kws_ctx *ctx);
+void kws_ka_arm(struct kws_ctx *ctx);
+void kws_ka_stop(struct kws_ctx *ctx);
+
+/* stats.c */
+int kws_stats_init(void);
+void kws_stats_exit(void);
+void kws_stats_add(struct net *net, unsigned int item, long n);
+u64 kws_stats_get(struct net *net, unsigned int item);
+
+static inline void kws_stats_inc(struct net *net, unsigned int item)
+{
+	kws_stats_add(net, item, 1);
+}
+
+static inline void kws_stats_dec(struct net *net, unsigned int item)
+{
+	kws_stats_add(net, item, -1);
+}
+
+/* netlink.c */
+int kws_nl_register(void);
+void kws_nl_unregister(void);
+
+#endif /* KWS_KWS_H */

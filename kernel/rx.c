@@ -1,0 +1,675 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kws receive path: parse what TCP received into records, deliver them.
+ *
+ * Parsing pulls bytes out of TCP with tcp_read_sock(), from softirq
+ * (data_ready, socket not owned), from a work item (data_ready found the
+ * socket owned) or from recvmsg(). The codec walks the bytes in place; a data
+ * chunk becomes a record that is a clone of the TCP skb plus offset, length,
+ * mask and phase in skb->cb, so payload is never copied or written before
+ * recvmsg() unmasks it into the user's buffer. Control frames are handled
+ * at once (ctrl.c queues the pong or the close echo). The close the
+ * application receives last (peer's close, our failure, or TCP EOF) is kept
+ * in the context rather than in a record, so it never needs an allocation.
+ *
+ * Bytes held in records are charged to ctx->rx_held; parsing stops pulling
+ * from TCP at sk_rcvbuf, so the TCP window closes behind them.
+ */
+#include <linux/net.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/skbuff.h>
+#include <linux/uio.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#include "kws.h"
+
+struct kws_rx_desc {
+	struct sock	*sk;
+	struct kws_ctx	*ctx;
+	bool		stop;		/* stop pulling (limit or no memory) */
+	bool		nomem;
+	bool		queued;		/* a record or the close was queued */
+	bool		kick;		/* ctrl.c has a frame to send */
+};
+
+void kws_rx_init(struct kws_ctx *ctx)
+{
+	__skb_queue_head_init(&ctx->rx_queue);
+	__skb_queue_head_init(&ctx->rx_leftover);
+	INIT_DELAYED_WORK(&ctx->rx_work, kws_rx_work);
+}
+
+/*
+ * The EPOLLIN rule: a whole message (or control record) is queued, or held
+ * bytes reach half the receive buffer (a big message is then read in parts,
+ * without MSG_EOR), or the close/EOF/an error is pending. Lockless.
+ */
+bool kws_rx_readable(const struct sock *sk, const struct kws_ctx *ctx)
+{
+	return READ_ONCE(ctx->rx_ready) || READ_ONCE(ctx->rx_eof) ||
+	       READ_ONCE(ctx->rx_held) >= (u32)READ_ONCE(sk->sk_rcvbuf) / 2 ||
+	       READ_ONCE(sk->sk_err) ||
+	       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN);
+}
+
+/* Socket lock held. */
+static void kws_rx_enqueue(struct kws_ctx *ctx, struct sk_buff *skb)
+{
+	struct kws_rx_cb *cb = KWS_RX_CB(skb);
+
+	cb->charge = cb->len + KWS_RX_RECORD_COST;
+	WRITE_ONCE(ctx->rx_held, ctx->rx_held + cb->charge);
+	ctx->rx_payload += cb->len;
+	if (cb->eom)
+		WRITE_ONCE(ctx->rx_ready, ctx->rx_ready + 1);
+	__skb_queue_tail(&ctx->rx_queue, skb);
+}
+
+/* Socket lock held. */
+static void kws_rx_unlink(struct kws_ctx *ctx, struct sk_buff *skb)
+{
+	struct kws_rx_cb *cb = KWS_RX_CB(skb);
+
+	__skb_unlink(skb, &ctx->rx_queue);
+	WRITE_ONCE(ctx->rx_held, ctx->rx_held - cb->charge);
+	ctx->rx_payload -= cb->len;
+	if (cb->eom)
+		WRITE_ONCE(ctx->rx_ready, ctx->rx_ready - 1);
+	consume_skb(skb);
+}
+
+/* Make the close the last thing recvmsg() returns. Socket lock held. */
+static void kws_rx_set_close(struct kws_ctx *ctx, u16 code, u16 flags,
+			     const u8 *reason, u8 len)
+{
+	ctx->rx_close_code = code;
+	ctx->rx_close_flags = flags;
+	ctx->rx_close_len = len;
+	if (len)
+		memcpy(ctx->rx_close_reason, reason, len);
+	ctx->rx_stopped = 1;
+	WRITE_ONCE(ctx->rx_eof, 1);
+}
+
+static unsigned int kws_stat_for_code(u16 code)
+{
+	switch (code) {
+	case WS_CLOSE_INVALID_DATA:
+		return KWS_STAT_ERR_INVALID_DATA;
+	case WS_CLOSE_TOO_BIG:
+		return KWS_STAT_ERR_TOO_BIG;
+	case WS_CLOSE_INTERNAL:
+		return KWS_STAT_ERR_KEEPALIVE;
+	default:
+		return KWS_STAT_ERR_PROTOCOL;
+	}
+}
+
+/*
+ * Fail the connection (RFC 6455 7.1.7): send a close with @code, read no
+ * further, report the close to the application with WS_CLOSE_LOCAL after
+ * the records already queued. Socket lock held (either form).
+ */
+void kws_rx_fail(struct sock *sk, struct kws_ctx *ctx, u16 code)
+{
+	if (ctx->rx_eof)
+		return;
+	ctx->rx_failed = code;
+	kws_ctrl_queue_close(ctx, code, NULL, 0);
+	kws_rx_set_close(ctx, code, WS_CLOSE_LOCAL, NULL, 0);
+	kws_set_state(ctx);
+	ctx->stats.protocol_errors++;
+	kws_stats_inc(sock_net(sk), kws_stat_for_code(code));
+	kws_ctrl_kick(ctx);
+	ctx->saved_data_ready(sk);
+}
+
+/* A whole control frame; its payload is in ctx->parser.control. */
+static void kws_rx_control(struct kws_rx_desc *rd, const struct kws_event *ev)
+{
+	struct kws_ctx *ctx = rd->ctx;
+	const u8 *payload = ctx->parser.control;
+	struct sk_buff *skb;
+
+	ctx->stats.rx_frames++;
+	ctx->stats.rx_bytes += ev->len;
+
+	switch (ev->opcode) {
+	case WS_OP_PING:
+		/*
+		 * RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint
+		 * MUST send a Pong frame in response"; 5.5.3: answering only
+		 * the most recent of several pings is allowed.
+		 */
+		if (!(ctx->flags & WS_F_NO_AUTO_PONG)) {
+			kws_ctrl_queue_pong(ctx, payload, ev->len);
+			rd->kick = true;
+		}
+		break;
+	case WS_OP_PONG:
+		/* 5.5.3: an unsolicited pong needs no answer. */
+		ctx->stats.pongs_received++;
+		ctx->ping_outstanding = 0;
+		break;
+	case WS_OP_CLOSE:
+		/*
+		 * 5.5.1: "If an endpoint receives a Close frame and did not
+		 * previously send a Close frame, the endpoint MUST send a
+		 * Close frame in response" -- with the same code, or empty.
+		 */
+		ctx->close_rcvd = ev->code;
+		if (!ctx->close_sent)
+			kws_ctrl_queue_close(ctx, ev->code == WS_CLOSE_NO_STATUS ?
+					     0 : ev->code, NULL, 0);
+		kws_rx_set_close(ctx, ev->code, 0, payload + 2,
+				 ev->len >= 2 ? ev->len - 2 : 0);
+		kws_set_state(ctx);
+		rd->kick = true;
+		rd->queued = true;
+		return;
+	}
+
+	if (!(ctx->flags & WS_F_DELIVER_CONTROL))
+		return;
+	/* kws_rx_actor() made sure a spare is there before feeding. */
+	skb = ctx->rx_ctl_spare;
+	ctx->rx_ctl_spare = NULL;
+	skb_put_data(skb, payload, ev->len);
+	memset(KWS_RX_CB(skb), 0, sizeof(struct kws_rx_cb));
+	KWS_RX_CB(skb)->len = ev->len;
+	KWS_RX_CB(skb)->opcode = ev->opcode;
+	KWS_RX_CB(skb)->eom = 1;
+	kws_rx_enqueue(ctx, skb);
+	rd->queued = true;
+}
+
+/*
+ * tcp_read_sock() actor, also fed the WS_LEFTOVER skbs. Runs with the
+ * socket lock held in either form, possibly in softirq: GFP_ATOMIC only.
+ * Returns the bytes consumed; 0 makes tcp_read_sock() stop.
+ */
+static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
+			unsigned int offset, size_t len)
+{
+	struct kws_rx_desc *rd = desc->arg.data;
+	struct kws_ctx *ctx = rd->ctx;
+	struct sock *sk = rd->sk;
+	struct sk_buff *spare = NULL;
+	struct skb_seq_state seq;
+	unsigned int consumed = 0;
+
+	if (rd->stop)
+		return 0;
+	/* RFC 6455 1.4: after a close (or failing), input is discarded. */
+	if (ctx->rx_stopped)
+		return len;
+
+	ctx->rx_last = jiffies;
+	skb_prepare_seq_read(skb, offset, offset + len, &seq);
+	while (consumed < len && !ctx->rx_stopped) {
+		const u8 *data;
+		unsigned int blk, used = 0;
+
+		blk = skb_seq_read(consumed, &data, &seq);
+		if (!blk)
+			break;
+		while (used < blk) {
+			struct kws_event ev;
+			struct sk_buff *rec;
+			u64 n;
+
+			if (ctx->rx_held >= (u32)READ_ONCE(sk->sk_rcvbuf)) {
+				rd->stop = true;
+				goto out;
+			}
+			/* Allocate before feeding: the parser cannot undo. */
+			if (!spare)
+				spare = skb_clone(skb, GFP_ATOMIC);
+			if (!ctx->rx_ctl_spare &&
+			    (ctx->flags & WS_F_DELIVER_CONTROL))
+				ctx->rx_ctl_spare = alloc_skb(KWS_CONTROL_MAX,
+							      GFP_ATOMIC);
+			if (!spare || ((ctx->flags & WS_F_DELIVER_CONTROL) &&
+				       !ctx->rx_ctl_spare)) {
+				rd->stop = true;
+				rd->nomem = true;
+				goto out;
+			}
+
+			n = kws_parser_feed(&ctx->parser, data + used,
+					    blk - used, &ev);
+			switch (ev.type) {
+			case KWS_EV_DATA:
+				if (ev.flags & KWS_EV_FRAME_END)
+					ctx->stats.rx_frames++;
+				ctx->stats.rx_bytes += ev.len;
+				if (ev.flags & KWS_EV_EOM) {
+					ctx->stats.rx_messages++;
+					kws_stats_inc(sock_net(sk),
+						      KWS_STAT_RX_MESSAGES);
+				}
+				kws_stats_add(sock_net(sk), KWS_STAT_RX_BYTES,
+					      ev.len);
+				/* Empty chunks matter only at a message end. */
+				if (!ev.len && !(ev.flags & KWS_EV_EOM))
+					break;
+				rec = spare;
+				spare = NULL;
+				*KWS_RX_CB(rec) = (struct kws_rx_cb){
+					.off = offset + consumed + used + ev.off,
+					.len = ev.len,
+					.phase = ev.phase,
+					.masked = ev.masked,
+					.opcode = ev.opcode,
+					.eom = !!(ev.flags & KWS_EV_EOM),
+				};
+				memcpy(KWS_RX_CB(rec)->mask,
+				       ctx->parser.frame.mask, 4);
+				kws_rx_enqueue(ctx, rec);
+				rd->queued = true;
+				break;
+			case KWS_EV_CONTROL:
+				kws_rx_control(rd, &ev);
+				break;
+			case KWS_EV_ERROR:
+				kws_rx_fail(sk, ctx, ev.code);
+				/* The rest of the stream is discarded. */
+				n = blk - used;
+				rd->queued = true;
+				break;
+			case KWS_EV_NONE:
+				break;
+			}
+			used += n;
+		}
+		consumed += used;
+	}
+out:
+	skb_abort_seq_read(&seq);
+	kfree_skb(spare);
+	return consumed;
+}
+
+/* EOF from TCP: a close with 1006, unless a close or an error came first. */
+static void kws_rx_check_eof(struct sock *sk, struct kws_ctx *ctx,
+			     struct kws_rx_desc *rd)
+{
+	if (!(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
+	    !skb_queue_empty(&sk->sk_receive_queue) ||
+	    !skb_queue_empty(&ctx->rx_leftover))
+		return;
+	if (ctx->rx_eof) {
+		/* A client shuts its side once the server closed TCP. */
+		if (ctx->close_rcvd && !ctx->shut_wr)
+			rd->kick = true;
+		return;
+	}
+	/* sk_err goes to the reader first; the close comes after it. */
+	if (READ_ONCE(sk->sk_err))
+		return;
+	/*
+	 * RFC 6455 7.1.5: "If _The WebSocket Connection is Closed_ and no
+	 * Close control frame was received by the endpoint [...] _The
+	 * WebSocket Connection Close Code_ is considered to be 1006."
+	 */
+	ctx->rx_abnormal = 1;
+	kws_rx_set_close(ctx, WS_CLOSE_ABNORMAL_CODE, WS_CLOSE_ABNORMAL, NULL, 0);
+	kws_set_state(ctx);
+	rd->queued = true;
+}
+
+/*
+ * Parse what is waiting: WS_LEFTOVER bytes first, then the TCP receive
+ * queue. Socket lock held in either form (softirq possible).
+ */
+void kws_rx_parse(struct sock *sk, struct kws_ctx *ctx)
+{
+	struct kws_rx_desc rd = { .sk = sk, .ctx = ctx };
+	read_descriptor_t desc = { .arg.data = &rd, .count = 1 };
+	struct sk_buff *skb;
+
+	if (!ctx->configured)
+		return;
+
+	while (!rd.stop && (skb = skb_peek(&ctx->rx_leftover))) {
+		ctx->rx_leftover_off += kws_rx_actor(&desc, skb,
+						     ctx->rx_leftover_off,
+						     skb->len -
+						     ctx->rx_leftover_off);
+		if (ctx->rx_leftover_off < skb->len)
+			break;
+		__skb_unlink(skb, &ctx->rx_leftover);
+		consume_skb(skb);
+		ctx->rx_leftover_off = 0;
+	}
+	if (!rd.stop && skb_queue_empty(&ctx->rx_leftover))
+		tcp_read_sock(sk, &desc, kws_rx_actor);
+	kws_rx_check_eof(sk, ctx, &rd);
+
+	if (rd.nomem)
+		kws_queue_delayed_work(ctx, &ctx->rx_work, HZ / 50 + 1);
+	if (rd.kick)
+		kws_ctrl_kick(ctx);
+	/* Wake readers only when there is something for them (EPOLLIN). */
+	if (rd.queued && kws_rx_readable(sk, ctx))
+		ctx->saved_data_ready(sk);
+}
+
+/*
+ * sk_data_ready: softirq with bh_lock_sock held, or process context from
+ * __release_sock() while the socket is still owned (then defer, as
+ * tls_strp_data_ready does).
+ */
+void kws_rx_data_ready(struct sock *sk)
+{
+	struct kws_ctx *ctx = kws_get_ctx(sk);
+
+	if (sock_owned_by_user_nocheck(sk)) {
+		kws_queue_delayed_work(ctx, &ctx->rx_work, 0);
+		return;
+	}
+	kws_rx_parse(sk, ctx);
+}
+
+/* Process context; holds a sock reference taken when queued. */
+void kws_rx_work(struct work_struct *work)
+{
+	struct kws_ctx *ctx = container_of(to_delayed_work(work),
+					   struct kws_ctx, rx_work);
+	struct sock *sk = ctx->sk;
+
+	lock_sock(sk);
+	kws_rx_parse(sk, ctx);
+	release_sock(sk);
+	sock_put(sk);
+}
+
+/* Drop every record and any unparsed TCP input. Socket lock held. */
+static int kws_rx_discard_actor(read_descriptor_t *desc, struct sk_buff *skb,
+				unsigned int offset, size_t len)
+{
+	return len;
+}
+
+void kws_rx_purge(struct sock *sk, struct kws_ctx *ctx)
+{
+	read_descriptor_t desc = { .count = 1 };
+
+	__skb_queue_purge(&ctx->rx_queue);
+	__skb_queue_purge(&ctx->rx_leftover);
+	kfree_skb(ctx->rx_ctl_spare);
+	ctx->rx_ctl_spare = NULL;
+	WRITE_ONCE(ctx->rx_held, 0);
+	WRITE_ONCE(ctx->rx_ready, 0);
+	ctx->rx_payload = 0;
+	/* Unread TCP data would turn close's FIN into a RST. */
+	if (ctx->configured)
+		tcp_read_sock(sk, &desc, kws_rx_discard_actor);
+}
+
+/* ---- recvmsg ----------------------------------------------------------- */
+
+/* Can recvmsg() return now? Socket lock held. */
+static bool kws_rx_can_deliver(const struct sock *sk,
+			       const struct kws_ctx *ctx, size_t len)
+{
+	const struct sk_buff *skb = skb_peek(&ctx->rx_queue);
+
+	if (!skb)
+		return ctx->rx_eof;
+	/* Control records are whole; nothing more arrives after EOF. */
+	if (ctx->rx_ready || ctx->rx_eof || (KWS_RX_CB(skb)->opcode & 0x8))
+		return true;
+	/* A partial message: when it fills the buffer, or at the EPOLLIN mark. */
+	return ctx->rx_payload >= len ||
+	       ctx->rx_held >= (u32)READ_ONCE(sk->sk_rcvbuf) / 2;
+}
+
+/* sk_wait_event() condition: evaluated with and without the socket lock. */
+static bool kws_rx_wait_cond(struct sock *sk, struct kws_ctx *ctx,
+			     size_t len)
+{
+	return kws_rx_readable(sk, ctx) ||
+	       READ_ONCE(ctx->rx_payload) >= len;
+}
+
+/* Unmask @n bytes at cb->off of @skb into the user's buffer. rx_lock held. */
+static int kws_rx_copy(struct kws_ctx *ctx, const struct sk_buff *skb,
+		       const struct kws_rx_cb *cb, struct msghdr *msg, u32 n)
+{
+	u32 off = cb->off, phase = cb->phase;
+
+	if (!cb->masked)
+		return skb_copy_datagram_msg(skb, off, msg, n);
+
+	/* Never written in place: the skb shares its data with TCP. */
+	while (n) {
+		u32 chunk = min_t(u32, n, KWS_RX_BOUNCE);
+
+		if (skb_copy_bits(skb, off, ctx->rx_bounce, chunk))
+			return -EFAULT;
+		phase = kws_mask_copy(ctx->rx_bounce, ctx->rx_bounce, chunk,
+				      cb->mask, phase);
+		if (copy_to_iter(ctx->rx_bounce, chunk, &msg->msg_iter) != chunk)
+			return -EFAULT;
+		off += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+/*
+ * The close, after every record: WS_CMSG_OPCODE + WS_CMSG_CLOSE and the
+ * reason as payload, MSG_EOR on its last byte; then EOF. Without room for
+ * the control messages (read(), recv()) the close reads as EOF directly.
+ */
+static int kws_rx_deliver_close(struct kws_ctx *ctx, struct msghdr *msg,
+				size_t len, int flags)
+{
+	struct ws_close wc = {
+		.code = ctx->rx_close_code,
+		.flags = ctx->rx_close_flags,
+	};
+	u8 opcode = WS_OP_CLOSE;
+	size_t n;
+
+	if (ctx->rx_done)
+		return 0;
+	if (put_cmsg(msg, SOL_WS, WS_CMSG_OPCODE, sizeof(opcode), &opcode) ||
+	    put_cmsg(msg, SOL_WS, WS_CMSG_CLOSE, sizeof(wc), &wc))
+		return -EFAULT;
+	if (msg->msg_flags & MSG_CTRUNC) {
+		if (!(flags & MSG_PEEK))
+			ctx->rx_done = 1;
+		return 0;
+	}
+	n = min_t(size_t, len, ctx->rx_close_len - ctx->rx_close_off);
+	if (copy_to_iter(ctx->rx_close_reason + ctx->rx_close_off, n,
+			 &msg->msg_iter) != n)
+		return -EFAULT;
+	if (ctx->rx_close_off + n == ctx->rx_close_len)
+		msg->msg_flags |= MSG_EOR;
+	if (!(flags & MSG_PEEK)) {
+		ctx->rx_close_off += n;
+		if (ctx->rx_close_off == ctx->rx_close_len)
+			ctx->rx_done = 1;
+	}
+	return n;
+}
+
+/*
+ * Copy (part of) the message at the head of the queue: never more than one
+ * message, never a control record together with data. Socket lock and
+ * rx_lock held.
+ */
+static int kws_rx_deliver(struct sock *sk, struct kws_ctx *ctx,
+			  struct msghdr *msg, size_t len, int flags)
+{
+	bool peek = flags & MSG_PEEK;
+	struct sk_buff *skb, *next;
+	size_t copied = 0;
+	u8 opcode;
+	int err;
+
+	skb = skb_peek(&ctx->rx_queue);
+	if (!skb)
+		return kws_rx_deliver_close(ctx, msg, len, flags);
+
+	opcode = KWS_RX_CB(skb)->opcode;
+	/* read()/recv() of data: no control buffer, so no MSG_CTRUNC noise. */
+	if ((opcode & 0x8) || msg->msg_controllen) {
+		err = put_cmsg(msg, SOL_WS, WS_CMSG_OPCODE, sizeof(opcode),
+			       &opcode);
+		if (err)
+			return err;
+		/* A ping/pong must not pass for data: leave it queued. */
+		if ((opcode & 0x8) && (msg->msg_flags & MSG_CTRUNC))
+			return -EIO;
+	}
+
+	while (skb) {
+		struct kws_rx_cb *cb = KWS_RX_CB(skb);
+		u32 n = min_t(size_t, cb->len, len - copied);
+		bool whole = n == cb->len;
+		bool eom = cb->eom && whole;
+
+		err = kws_rx_copy(ctx, skb, cb, msg, n);
+		if (err)
+			return copied ? copied : err;
+		copied += n;
+
+		if (peek) {
+			next = skb_peek_next(skb, &ctx->rx_queue);
+		} else {
+			cb->off += n;
+			cb->len -= n;
+			cb->phase = (cb->phase + n) & 3;
+			cb->charge -= n;
+			ctx->rx_payload -= n;
+			WRITE_ONCE(ctx->rx_held, ctx->rx_held - n);
+			if (whole)
+				kws_rx_unlink(ctx, skb);	/* frees cb */
+			next = skb_peek(&ctx->rx_queue);
+		}
+		if (eom) {
+			msg->msg_flags |= MSG_EOR;
+			break;
+		}
+		if (!whole)
+			break;
+		/*
+		 * The next record continues this message when it is data;
+		 * take it while there is room, and always when it is the
+		 * empty end of the message, so MSG_EOR is not left behind.
+		 */
+		if (!next || (KWS_RX_CB(next)->opcode & 0x8) ||
+		    (copied == len && KWS_RX_CB(next)->len))
+			break;
+		skb = next;
+	}
+	return copied;
+}
+
+int kws_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+		   int flags, int *addr_len)
+{
+	struct kws_ctx *ctx = kws_get_ctx(sk);
+	long timeo;
+	int err;
+
+	if (unlikely(flags & MSG_ERRQUEUE))
+		return ctx->sk_proto->recvmsg(sk, msg, len, flags, addr_len);
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+
+	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	if (mutex_lock_interruptible(&ctx->rx_lock))
+		return sock_intr_errno(timeo);
+	lock_sock(sk);
+	if (!ctx->configured) {
+		err = -ENOTCONN;
+		goto out;
+	}
+
+	for (;;) {
+		DEFINE_WAIT_FUNC(wait, woken_wake_function);
+
+		kws_rx_parse(sk, ctx);
+		if (kws_rx_can_deliver(sk, ctx, len))
+			break;
+		if (sk->sk_err) {
+			err = sock_error(sk);
+			goto out;
+		}
+		if (!timeo) {
+			err = -EAGAIN;
+			goto out;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(timeo);
+			goto out;
+		}
+		add_wait_queue(sk_sleep(sk), &wait);
+		sk_set_bit(SOCKWQ_ASYNC_WAITDATA, sk);
+		sk_wait_event(sk, &timeo, kws_rx_wait_cond(sk, ctx, len),
+			      &wait);
+		sk_clear_bit(SOCKWQ_ASYNC_WAITDATA, sk);
+		remove_wait_queue(sk_sleep(sk), &wait);
+	}
+
+	err = kws_rx_deliver(sk, ctx, msg, len, flags);
+	/* Room was made: pull what TCP holds back. */
+	if (!(flags & MSG_PEEK))
+		kws_rx_parse(sk, ctx);
+out:
+	release_sock(sk);
+	mutex_unlock(&ctx->rx_lock);
+	return err;
+}
+
+/* ---- readiness and the read paths that cannot carry framing ---------- */
+
+bool kws_rx_sock_is_readable(struct sock *sk)
+{
+	struct kws_ctx *ctx = kws_get_ctx(sk);
+
+	return ctx && READ_ONCE(ctx->configured) && kws_rx_readable(sk, ctx);
+}
+
+/* poll/epoll on every kernel version (6.1 has no kTLS-style override). */
+__poll_t kws_rx_poll(struct file *file, struct socket *sock,
+		     struct poll_table_struct *wait)
+{
+	struct sock *sk = sock->sk;
+	struct kws_ctx *ctx = kws_get_ctx(sk);
+	__poll_t mask = tcp_poll(file, sock, wait);
+
+	if (!ctx || !READ_ONCE(ctx->configured))
+		return mask;
+	if (kws_rx_readable(sk, ctx))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	else
+		mask &= ~(EPOLLIN | EPOLLRDNORM);
+	return mask;
+}
+
+/* Raw TCP bytes are framed and maybe masked: these paths are refused. */
+ssize_t kws_rx_splice_read(struct socket *sock, loff_t *ppos,
+			   struct pipe_inode_info *pipe, size_t len,
+			   unsigned int flags)
+{
+	return -EOPNOTSUPP;
+}
+
+int kws_rx_read_sock(struct sock *sk, read_descriptor_t *desc,
+		     sk_read_actor_t recv_actor)
+{
+	return -EOPNOTSUPP;
+}
+
+int kws_rx_read_skb(struct sock *sk, skb_read_actor_t recv_actor)
+{
+	return -EOPNOTSUPP;
+}
