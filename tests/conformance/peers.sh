@@ -26,6 +26,7 @@ peer_start() {
 	local kind=$1 log=$2 i
 	PEER_PID= PEER_PORT=
 	peer_available "$kind" || return 1
+	: >"$log"	# a stale log would announce an old port
 	case "$kind" in
 	python)	/usr/bin/python3 "$PEERS_DIR/servers/py_echo.py" --port 0 >"$log" 2>&1 & ;;
 	node)	node "$PEERS_DIR/servers/node_echo.js" --port 0 >"$log" 2>&1 & ;;
@@ -33,7 +34,7 @@ peer_start() {
 	esac
 	PEER_PID=$!
 	for i in $(seq 1 200); do
-		PEER_PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log" | head -n 1)
+		PEER_PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log" 2>/dev/null | head -n 1)
 		[ -n "$PEER_PORT" ] && return 0
 		kill -0 "$PEER_PID" 2>/dev/null || break
 		sleep 0.1

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# selftests/interop/run.sh: kws against other WebSocket implementations, in the VM
+# (tools/vm/run [--kernel K] -- selftests/interop/run.sh) or on the host. Prints TAP.
+#
+#   kws server  vs  python3-websockets, Node ws and libwebsockets clients, and wsconform.py
+#                   (the Autobahn-equivalent client, 301 cases)
+#   kws client  vs  python3-websockets, Node ws and libwebsockets echo servers
+#
+# The kws side is a command, so any build of it can be tested:
+#   KWS_SERVER_CMD  echo server; @PORT@ is replaced by a free port
+#                   (default: tools/kwscat/kwscat --listen 127.0.0.1:@PORT@ --echo --kernel -q)
+#   KWS_CLIENT_CMD  stdin -> messages -> stdout client, URL appended; --binary --chunk N
+#                   switch to binary (default: tools/kwscat/kwscat --kernel -q)
+# --kernel becomes --userspace (TAP names "kws-user") where the ws ULP is not registered.
+# Without kwscat (not built yet) both fall back to reference peers (python3-websockets), so the
+# harness itself is proven; the TAP names then say "reference" instead of "kws".
+#
+# Options: --conformance quick|full|none (default quick: category 9 at 1/16 size),
+#          --wsconform-args "ARGS" (default "--timeout 2"), --no-client, --no-server.
+# Every wait is bounded; every socket is on 127.0.0.1.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cd "$repo" || exit 1
+. tests/conformance/peers.sh
+
+conformance=quick wsconform_args="--timeout 2" do_server=1 do_client=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--conformance)		conformance=$2; shift 2 ;;
+	--wsconform-args)	wsconform_args=$2; shift 2 ;;
+	--no-client)		do_client=0; shift ;;
+	--no-server)		do_server=0; shift ;;
+	*)			echo "run.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+
+kwscat=
+for c in tools/kwscat/kwscat tools/kwscat; do
+	[ -f "$c" ] && [ -x "$c" ] && { kwscat=$c; break; }
+done
+# The kernel ULP when kws.ko is loaded (the VM), else kwscat's userspace codec (the host).
+mode=--kernel label=kws
+if ! grep -qw ws /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null; then
+	mode=--userspace label=kws-user
+fi
+server_label=$label client_label=$label
+if [ -z "${KWS_SERVER_CMD:-}" ]; then
+	if [ -n "$kwscat" ]; then
+		KWS_SERVER_CMD="$kwscat --listen 127.0.0.1:@PORT@ --echo $mode -q"
+	else
+		KWS_SERVER_CMD="/usr/bin/python3 tests/conformance/servers/py_echo.py --port @PORT@"
+		server_label=reference
+	fi
+fi
+if [ -z "${KWS_CLIENT_CMD:-}" ]; then
+	if [ -n "$kwscat" ]; then
+		KWS_CLIENT_CMD="$kwscat $mode -q"
+	else
+		KWS_CLIENT_CMD="/usr/bin/python3 selftests/interop/stdio_client.py"
+		client_label=reference
+	fi
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kws-interop.XXXXXX")
+server_pid=
+cleanup() {
+	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+	peer_stop
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+n=0 failed=0
+tap() {	# tap OK|FAIL NAME [WHY]
+	n=$((n + 1))
+	if [ "$1" = OK ]; then
+		echo "ok $n $2"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n $2${3:+ # $3}"
+	fi
+}
+
+# Run a TAP-printing program, renumber its lines into this script's plan, and fail the group
+# (one extra line) if it exits non-zero without a failing line.
+tap_from() {	# tap_from NAME TIMEOUT CMD...
+	local name=$1 limit=$2 line rc=unknown before=$failed
+	shift 2
+	# The last line carries the exit status, which process substitution would hide.
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "[0-9]*)		tap OK "${line#ok [0-9]* }" ;;
+		"not ok "[0-9]*)	tap FAIL "${line#not ok [0-9]* }" ;;
+		__rc=*)			rc=${line#__rc=} ;;
+		*)			echo "# $line" ;;
+		esac
+	done < <(timeout -k 5 "$limit" "$@" 2>&1; echo "__rc=$?")
+	if [ "$rc" != 0 ] && [ "$failed" = "$before" ]; then
+		tap FAIL "$name" "exit status $rc"
+	fi
+}
+
+wait_port() {	# wait_port PORT: up to 20 s for a listener on 127.0.0.1:PORT
+	local i
+	for i in $(seq 1 200); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# ---- kws server vs clients ------------------------------------------------------------------
+if [ "$do_server" = 1 ]; then
+	port=$(free_port)
+	cmd=${KWS_SERVER_CMD//@PORT@/$port}
+	echo "# server: $cmd"
+	$cmd >"$tmp/server.log" 2>&1 &
+	server_pid=$!
+	if ! wait_port "$port"; then
+		tap FAIL "$server_label.server.listen" "$(tail -n 3 "$tmp/server.log" | tr '\n' ' ')"
+	else
+		url="ws://127.0.0.1:$port/"
+		tap_from "$server_label.server.python_client" 300 \
+			/usr/bin/python3 selftests/interop/py_client.py "$url" "$server_label.server.python_client."
+		if peer_available node; then
+			tap_from "$server_label.server.node_client" 300 \
+				node selftests/interop/node_client.js "$url" "$server_label.server.node_client."
+		else
+			echo "ok $((n += 1)) $server_label.server.node_client # SKIP node or node-ws missing"
+		fi
+		if [ -x selftests/interop/lws_client ]; then
+			tap_from "$server_label.server.lws_client" 300 \
+				selftests/interop/lws_client "$url" "$server_label.server.lws_client."
+		else
+			echo "ok $((n += 1)) $server_label.server.lws_client # SKIP selftests/interop/lws_client not built"
+		fi
+		case "$conformance" in
+		none)	;;
+		quick|full)
+			q=; [ "$conformance" = quick ] && q=--quick
+			# shellcheck disable=SC2086 # wsconform_args is a word list on purpose
+			tap_from "$server_label.server.wsconform" 3600 \
+				python3 tests/conformance/wsconform.py "$url" --tap --agent "$server_label" \
+				$q $wsconform_args --json "$tmp/wsconform.json"
+			;;
+		*)	echo "run.sh: --conformance quick|full|none" >&2; exit 2 ;;
+		esac
+		if ! kill -0 "$server_pid" 2>/dev/null; then
+			tap FAIL "$server_label.server.survived" "the server exited: $(tail -n 3 "$tmp/server.log" | tr '\n' ' ')"
+		else
+			tap OK "$server_label.server.survived"
+		fi
+	fi
+	kill "$server_pid" 2>/dev/null
+	wait "$server_pid" 2>/dev/null
+	server_pid=
+fi
+
+# ---- kws client vs servers ------------------------------------------------------------------
+# Text: 300 lines (ASCII, multi-byte UTF-8, one of 100 KiB) must come back line for line.
+# Binary: 3 MiB of random bytes in 64 KiB messages must come back byte for byte.
+if [ "$do_client" = 1 ]; then
+	/usr/bin/python3 - "$tmp/text.in" <<'EOF'
+import sys
+lines = ["line %d %s" % (i, "κόσμε 😀" if i % 3 == 0 else "ascii") for i in range(299)]
+lines.insert(150, "x" * 102400)
+open(sys.argv[1], "w", encoding="utf-8").write("\n".join(lines) + "\n")
+EOF
+	head -c $((3 << 20)) /dev/urandom >"$tmp/bin.in"
+	echo "# client: $KWS_CLIENT_CMD"
+	for kind in python node lws; do
+		name="$client_label.client.${kind}_server"
+		if ! peer_available "$kind"; then
+			echo "ok $((n += 1)) $name # SKIP $kind echo server not available"
+			continue
+		fi
+		if ! peer_start "$kind" "$tmp/$kind.log"; then
+			tap FAIL "$name.start" "$(tail -n 3 "$tmp/$kind.log" | tr '\n' ' ')"
+			continue
+		fi
+		url="ws://127.0.0.1:$PEER_PORT/"
+		# shellcheck disable=SC2086 # the command is a word list on purpose
+		if timeout -k 5 120 $KWS_CLIENT_CMD "$url" <"$tmp/text.in" >"$tmp/text.out" 2>"$tmp/err"; then
+			if cmp -s "$tmp/text.in" "$tmp/text.out"; then
+				tap OK "$name.text_echo"
+			else
+				tap FAIL "$name.text_echo" "output differs ($(wc -c <"$tmp/text.out") bytes)"
+			fi
+		else
+			tap FAIL "$name.text_echo" "exit $?: $(tail -n 2 "$tmp/err" | tr '\n' ' ')"
+		fi
+		# shellcheck disable=SC2086
+		if timeout -k 5 120 $KWS_CLIENT_CMD --binary --chunk 65536 "$url" \
+				<"$tmp/bin.in" >"$tmp/bin.out" 2>"$tmp/err"; then
+			if cmp -s "$tmp/bin.in" "$tmp/bin.out"; then
+				tap OK "$name.binary_echo"
+			else
+				tap FAIL "$name.binary_echo" "output differs ($(wc -c <"$tmp/bin.out") bytes)"
+			fi
+		else
+			tap FAIL "$name.binary_echo" "exit $?: $(tail -n 2 "$tmp/err" | tr '\n' ' ')"
+		fi
+		peer_stop
+	done
+fi
+
+echo "1..$n"
+echo "# interop: $((n - failed)) passed, $failed failed (server: $server_label, client: $client_label)"
+[ "$failed" = 0 ]
