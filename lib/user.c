@@ -375,9 +375,14 @@ ssize_t kws_user_recv(struct kws_conn *conn, void *buf, size_t len,
 		if (n < 0)
 			return -1;
 		if (n == 0) {
-			/* TCP ended without a close frame (RFC 6455 7.1.5) */
+			/*
+			 * TCP ended without a close frame (RFC 6455 7.1.5:
+			 * 1006). Nothing useful can be sent any more: finish
+			 * the TCP close so the peer is not left waiting.
+			 */
 			pthread_mutex_lock(&u->tx_lock);
 			u->tx_broken = 1;
+			shutdown(conn->fd, SHUT_WR);
 			pthread_mutex_unlock(&u->tx_lock);
 			u->ctl_len = 0;
 			report_close(u, WS_CLOSE_ABNORMAL_CODE,
