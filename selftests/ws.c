@@ -1,0 +1,3173 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kws selftests: the "ws" TCP ULP (include/uapi/linux/kws.h) against a plain
+ * TCP peer that this program drives byte by byte.
+ *
+ * The ULP side is a loopback TCP socket with "ws" attached and configured in
+ * a role; the peer is the other end, left plain: the tests write raw
+ * WebSocket frames on it (masked when the ULP is the server) with their own
+ * encoder, and parse what the kernel sends (masked when the ULP is the
+ * client). So the tests choose the segmentation and can send anything, and
+ * they check the kernel's frames bit by bit. Nothing here uses codec/: the
+ * tests are an independent reading of RFC 6455 and the ABI.
+ *
+ * Fixtures:
+ *   ws_basic  attach rules and options, before and around WS_CONFIG
+ *   ws        data, control and close paths, by role and address family
+ *   ws_err    malformed input from the peer: the exact close code on the wire
+ *
+ * Without the module (the host: TCP_ULP fails with ENOENT) every test skips;
+ * with KWS_REQUIRE_MODULE=1 (set in the VM) a missing "ws" ULP fails.
+ * Every wait is bounded: SO_RCVTIMEO/SO_SNDTIMEO on both ends, poll timeouts
+ * on the peer, and the harness's 30 s limit per test.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include <linux/kws.h>
+
+#include "kselftest_harness.h"
+
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+#ifndef TCP_ZEROCOPY_RECEIVE
+#define TCP_ZEROCOPY_RECEIVE 35
+#endif
+
+/* The first fields of struct tcp_zerocopy_receive (linux/tcp.h, 5.11+). */
+struct zc_receive {
+	uint64_t address;
+	uint32_t length;
+	uint32_t recv_skip_hint;
+	uint32_t inq;
+	int32_t err;
+	uint64_t copybuf_address;
+	int32_t copybuf_len;
+	uint32_t flags;
+	uint64_t msg_control;
+	uint64_t msg_controllen;
+	uint32_t msg_flags;
+	uint32_t reserved;
+};
+
+#define IO_TIMEOUT_MS	5000	/* anything expected arrives by then */
+#define QUIET_MS	300	/* how long "nothing happens" is watched */
+#define MAX_FRAME_READ	(64u << 20)
+
+#define OP_RESERVED_3	0x3
+
+/* ---- helpers: sockets --------------------------------------------------- */
+
+static bool require_module(void)
+{
+	const char *v = getenv("KWS_REQUIRE_MODULE");
+
+	return v && *v && strcmp(v, "0");
+}
+
+static void set_timeouts(int fd, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* A connected loopback pair: *cfd connected to *afd, which was accepted. */
+static int tcp_pair(int family, int *cfd, int *afd)
+{
+	struct sockaddr_storage ss = {};
+	socklen_t len;
+	int lfd;
+
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (void *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (void *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_loopback;
+		len = sizeof(*sin6);
+	}
+	lfd = socket(family, SOCK_STREAM, 0);
+	if (lfd < 0)
+		return -1;
+	if (bind(lfd, (void *)&ss, len) || listen(lfd, 1) ||
+	    getsockname(lfd, (void *)&ss, &len))
+		goto err;
+	*cfd = socket(family, SOCK_STREAM, 0);
+	if (*cfd < 0)
+		goto err;
+	if (connect(*cfd, (void *)&ss, len)) {
+		close(*cfd);
+		goto err;
+	}
+	*afd = accept(lfd, NULL, NULL);
+	if (*afd < 0) {
+		close(*cfd);
+		goto err;
+	}
+	close(lfd);
+	return 0;
+err:
+	close(lfd);
+	return -1;
+}
+
+/* "ws" missing: skip on a host without kws.ko, fail where it must be there. */
+static void ulp_missing(struct __test_metadata *_metadata, const char *why)
+{
+	if (require_module()) {
+		TH_LOG("ws ULP missing with KWS_REQUIRE_MODULE set: %s", why);
+		ASSERT_TRUE(false);
+	}
+	SKIP(return, "ws ULP not available (kws.ko not loaded): %s", why);
+}
+
+/* Attach "ws"; false (after ulp_missing) when the ULP does not exist. */
+static bool ws_attach(struct __test_metadata *_metadata, int fd)
+{
+	if (!setsockopt(fd, IPPROTO_TCP, TCP_ULP, "ws", sizeof("ws")))
+		return true;
+	if (errno == ENOENT) {
+		ulp_missing(_metadata, "setsockopt(TCP_ULP, \"ws\"): ENOENT");
+		return false;
+	}
+	TH_LOG("setsockopt(TCP_ULP, \"ws\"): %s", strerror(errno));
+	ASSERT_TRUE(false);
+	return false;
+}
+
+static int ws_config(int fd, int role, uint32_t flags, uint64_t max)
+{
+	struct ws_config cfg = {
+		.role = role,
+		.flags = flags,
+		.max_msg_size = max,
+	};
+
+	return setsockopt(fd, SOL_WS, WS_CONFIG, &cfg, sizeof(cfg));
+}
+
+/*
+ * The ULP side *fd (the accepted socket for a server, the connecting one for
+ * a client) attached but not configured, and the plain *peer. Both have
+ * bounded blocking calls; the peer has TCP_NODELAY so that each send() is
+ * its own segment.
+ */
+static bool ws_pair_attached(struct __test_metadata *_metadata, int family,
+			     int role, int *fd, int *peer)
+{
+	int cfd, afd, one = 1;
+
+	ASSERT_EQ(0, tcp_pair(family, &cfd, &afd)) {
+		TH_LOG("loopback pair: %s", strerror(errno));
+	}
+	*fd = role == WS_ROLE_SERVER ? afd : cfd;
+	*peer = role == WS_ROLE_SERVER ? cfd : afd;
+	set_timeouts(*fd, IO_TIMEOUT_MS);
+	set_timeouts(*peer, IO_TIMEOUT_MS);
+	setsockopt(*peer, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (!ws_attach(_metadata, *fd)) {
+		close(*fd);
+		close(*peer);
+		return false;
+	}
+	return true;
+}
+
+static bool ws_pair(struct __test_metadata *_metadata, int family, int role,
+		    uint32_t flags, uint64_t max, int *fd, int *peer)
+{
+	if (!ws_pair_attached(_metadata, family, role, fd, peer))
+		return false;
+	ASSERT_EQ(0, ws_config(*fd, role, flags, max)) {
+		TH_LOG("WS_CONFIG: %s", strerror(errno));
+	}
+	return true;
+}
+
+/* ---- helpers: the peer's frame encoder ---------------------------------- */
+
+static uint32_t rnd32(void)
+{
+	static uint32_t x;
+
+	if (!x)
+		x = (uint32_t)getpid() * 2654435761u ^ (uint32_t)time(NULL) ^ 1;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return x;
+}
+
+struct wbuf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static void *wb_grow(struct wbuf *wb, size_t n)
+{
+	if (wb->len + n > wb->cap) {
+		size_t cap = wb->cap ? wb->cap : 256;
+
+		while (cap < wb->len + n)
+			cap *= 2;
+		wb->p = realloc(wb->p, cap);
+		if (!wb->p)
+			abort();
+		wb->cap = cap;
+	}
+	wb->len += n;
+	return wb->p + wb->len - n;
+}
+
+static void wb_put(struct wbuf *wb, const void *data, size_t n)
+{
+	if (n)
+		memcpy(wb_grow(wb, n), data, n);
+}
+
+static void wb_free(struct wbuf *wb)
+{
+	free(wb->p);
+	memset(wb, 0, sizeof(*wb));
+}
+
+#define B0(fin, rsv, op)	(((fin) ? 0x80 : 0) | ((rsv) << 4) | (op))
+
+/*
+ * Append a frame whose header announces @len_field payload bytes (normally
+ * @len; anything, to lie) and carries @b0 as its first byte.
+ */
+static void wb_frame_raw(struct wbuf *wb, uint8_t b0, bool masked,
+			 uint64_t len_field, const void *payload, size_t len)
+{
+	uint8_t hdr[14], key[4], *out;
+	uint8_t mbit = masked ? 0x80 : 0;
+	const uint8_t *in = payload;
+	size_t n = 0, i;
+	uint32_t k = rnd32();
+
+	hdr[n++] = b0;
+	if (len_field < 126) {
+		hdr[n++] = mbit | len_field;
+	} else if (len_field <= 0xffff) {
+		hdr[n++] = mbit | 126;
+		hdr[n++] = len_field >> 8;
+		hdr[n++] = len_field;
+	} else {
+		hdr[n++] = mbit | 127;
+		for (i = 0; i < 8; i++)
+			hdr[n++] = len_field >> (56 - 8 * i);
+	}
+	memcpy(key, &k, 4);
+	if (masked) {
+		memcpy(hdr + n, key, 4);
+		n += 4;
+	}
+	wb_put(wb, hdr, n);
+	if (!len)
+		return;
+	out = wb_grow(wb, len);
+	for (i = 0; i < len; i++)
+		out[i] = in[i] ^ (masked ? key[i & 3] : 0);
+}
+
+static void wb_frame(struct wbuf *wb, bool masked, bool fin, int op,
+		     const void *payload, size_t len)
+{
+	wb_frame_raw(wb, B0(fin, 0, op), masked, len, payload, len);
+}
+
+/* Close frame payload: code (if nonzero) then reason. */
+static void wb_close(struct wbuf *wb, bool masked, int code,
+		     const void *reason, size_t rlen)
+{
+	uint8_t p[256];
+	size_t n = 0;
+
+	if (code >= 0) {
+		p[n++] = code >> 8;
+		p[n++] = code;
+	}
+	memcpy(p + n, reason, rlen);
+	wb_frame(wb, masked, true, WS_OP_CLOSE, p, n + rlen);
+}
+
+/* The peer masks what it sends exactly when the ULP is the server. */
+static bool peer_masks(int role)
+{
+	return role == WS_ROLE_SERVER;
+}
+
+/*
+ * Send @len bytes in pieces of @chunk (0: at once), sleeping @gap_us
+ * between pieces so each one is parsed on its own. 0 or -1 (errno).
+ */
+static int send_chunks(int fd, const void *buf, size_t len, size_t chunk,
+		       unsigned int gap_us)
+{
+	const uint8_t *p = buf;
+
+	if (!chunk)
+		chunk = len;
+	while (len) {
+		size_t n = len < chunk ? len : chunk;
+		ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (r < 0)
+			return -1;
+		p += r;
+		len -= r;
+		if (len && gap_us)
+			usleep(gap_us);
+	}
+	return 0;
+}
+
+static void wb_send(struct __test_metadata *_metadata, int fd,
+		    struct wbuf *wb, size_t chunk, unsigned int gap_us)
+{
+	ASSERT_EQ(0, send_chunks(fd, wb->p, wb->len, chunk, gap_us)) {
+		TH_LOG("peer send: %s", strerror(errno));
+	}
+	wb->len = 0;
+}
+
+/* One frame from the peer, whole, at once. */
+static void peer_send(struct __test_metadata *_metadata, int peer, int role,
+		      bool fin, int op, const void *payload, size_t len)
+{
+	struct wbuf wb = {};
+
+	wb_frame(&wb, peer_masks(role), fin, op, payload, len);
+	wb_send(_metadata, peer, &wb, 0, 0);
+	wb_free(&wb);
+}
+
+/* ---- helpers: the peer's frame reader ------------------------------------ */
+
+/* n, 0 on EOF before the first byte, -1 on error/timeout/EOF inside. */
+static ssize_t read_full(int fd, void *buf, size_t n, int timeout_ms)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+
+	while (got < n) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		r = poll(&pfd, 1, timeout_ms);
+		if (r <= 0) {
+			errno = r ? errno : ETIMEDOUT;
+			return -1;
+		}
+		r = recv(fd, p + got, n - got, MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (!r) {
+			if (!got)
+				return 0;
+			errno = EPROTO;
+			return -1;
+		}
+		got += r;
+	}
+	return got;
+}
+
+struct rframe {
+	bool fin;
+	int rsv;
+	int op;
+	bool masked;
+	uint8_t key[4];
+	uint64_t len;
+	uint8_t *data;		/* unmasked, malloc()ed, len bytes */
+};
+
+enum { RF_OK = 0, RF_EOF = 1, RF_ERR = -1 };
+
+/* Read and unmask one frame the kernel sent. RF_OK, RF_EOF or RF_ERR. */
+static int peer_read_frame(int fd, struct rframe *f, int timeout_ms)
+{
+	uint8_t h[8];
+	uint64_t i;
+	ssize_t r;
+
+	memset(f, 0, sizeof(*f));
+	r = read_full(fd, h, 2, timeout_ms);
+	if (r <= 0)
+		return r ? RF_ERR : RF_EOF;
+	f->fin = h[0] & 0x80;
+	f->rsv = (h[0] >> 4) & 7;
+	f->op = h[0] & 0xf;
+	f->masked = h[1] & 0x80;
+	f->len = h[1] & 0x7f;
+	if (f->len == 126) {
+		if (read_full(fd, h, 2, timeout_ms) != 2)
+			return RF_ERR;
+		f->len = (uint64_t)h[0] << 8 | h[1];
+	} else if (f->len == 127) {
+		if (read_full(fd, h, 8, timeout_ms) != 8)
+			return RF_ERR;
+		f->len = 0;
+		for (i = 0; i < 8; i++)
+			f->len = f->len << 8 | h[i];
+	}
+	if (f->masked && read_full(fd, f->key, 4, timeout_ms) != 4)
+		return RF_ERR;
+	if (f->len > MAX_FRAME_READ) {
+		errno = EMSGSIZE;
+		return RF_ERR;
+	}
+	f->data = malloc(f->len + 1);
+	if (!f->data)
+		return RF_ERR;
+	if (f->len && read_full(fd, f->data, f->len, timeout_ms) != (ssize_t)f->len) {
+		free(f->data);
+		f->data = NULL;
+		return RF_ERR;
+	}
+	if (f->masked)
+		for (i = 0; i < f->len; i++)
+			f->data[i] ^= f->key[i & 3];
+	return RF_OK;
+}
+
+static void rframe_free(struct rframe *f)
+{
+	free(f->data);
+	f->data = NULL;
+}
+
+static const char *opname(int op)
+{
+	static const char * const names[16] = {
+		"CONT", "TEXT", "BINARY", "op3", "op4", "op5", "op6", "op7",
+		"CLOSE", "PING", "PONG", "opB", "opC", "opD", "opE", "opF",
+	};
+
+	return op >= 0 && op < 16 ? names[op] : "none";
+}
+
+/* Read one frame and check its header: mask bit by role, RSV 0, FIN, op. */
+static void expect_frame_hdr(struct __test_metadata *_metadata, int peer,
+			     int role, bool fin, int op, struct rframe *f)
+{
+	int r = peer_read_frame(peer, f, IO_TIMEOUT_MS);
+
+	ASSERT_EQ(RF_OK, r) {
+		TH_LOG("expected a %s frame on the wire, got %s (%s)",
+		       opname(op), r == RF_EOF ? "EOF" : "an error",
+		       strerror(errno));
+	}
+	EXPECT_EQ(role == WS_ROLE_CLIENT, f->masked) {
+		TH_LOG("a %s must %smask what it sends", role == WS_ROLE_CLIENT ?
+		       "client" : "server", role == WS_ROLE_CLIENT ? "" : "not ");
+	}
+	EXPECT_EQ(0, f->rsv);
+	ASSERT_EQ(op, f->op) {
+		TH_LOG("expected %s, got %s (len %llu)", opname(op),
+		       opname(f->op), (unsigned long long)f->len);
+	}
+	EXPECT_EQ(fin, f->fin);
+}
+
+/* Read one frame and check it entirely. */
+static void expect_frame(struct __test_metadata *_metadata, int peer, int role,
+			 bool fin, int op, const void *payload, size_t len)
+{
+	struct rframe f;
+
+	expect_frame_hdr(_metadata, peer, role, fin, op, &f);
+	ASSERT_EQ((uint64_t)len, f.len);
+	if (len)
+		EXPECT_EQ(0, memcmp(f.data, payload, len));
+	rframe_free(&f);
+}
+
+/* The next frame is a close with @code (and the optional reason). */
+static void expect_close_frame(struct __test_metadata *_metadata, int peer,
+			       int role, int code, const void *reason,
+			       size_t rlen)
+{
+	struct rframe f;
+	int got;
+
+	expect_frame_hdr(_metadata, peer, role, true, WS_OP_CLOSE, &f);
+	ASSERT_GE(f.len, 2) {
+		TH_LOG("close frame without a code, expected %d", code);
+	}
+	got = f.data[0] << 8 | f.data[1];
+	EXPECT_EQ(code, got) {
+		TH_LOG("close code on the wire: expected %d, got %d", code, got);
+	}
+	if (reason) {
+		EXPECT_EQ((uint64_t)rlen + 2, f.len);
+		if (f.len == rlen + 2)
+			EXPECT_EQ(0, memcmp(f.data + 2, reason, rlen));
+	}
+	rframe_free(&f);
+}
+
+/* TCP FIN from the ULP side, with nothing before it. */
+static void expect_eof(struct __test_metadata *_metadata, int peer)
+{
+	uint8_t b;
+	ssize_t r = read_full(peer, &b, 1, IO_TIMEOUT_MS);
+
+	ASSERT_EQ(0, r) {
+		TH_LOG("expected TCP FIN, got %s", r > 0 ? "more bytes" :
+		       strerror(errno));
+	}
+}
+
+/* Nothing arrives on @fd for @ms. */
+static void expect_quiet(struct __test_metadata *_metadata, int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	ASSERT_EQ(0, poll(&pfd, 1, ms)) {
+		TH_LOG("expected nothing to read, revents 0x%x", pfd.revents);
+	}
+}
+
+/* ---- helpers: the ULP side ------------------------------------------------ */
+
+struct rx {
+	int op;			/* WS_CMSG_OPCODE, -1 if none */
+	bool has_close;		/* WS_CMSG_CLOSE seen */
+	struct ws_close close;
+	int flags;		/* msg_flags */
+	int foreign;		/* control messages of other types */
+};
+
+static ssize_t ws_recv(int fd, void *buf, size_t len, int flags, struct rx *rx)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(uint8_t)) +
+			 CMSG_SPACE(sizeof(struct ws_close)) + 64];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+
+	memset(rx, 0, sizeof(*rx));
+	rx->op = -1;
+	n = recvmsg(fd, &msg, flags);
+	if (n < 0)
+		return n;
+	rx->flags = msg.msg_flags;
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == SOL_WS && c->cmsg_type == WS_CMSG_OPCODE &&
+		    c->cmsg_len >= CMSG_LEN(1)) {
+			rx->op = *(uint8_t *)CMSG_DATA(c);
+		} else if (c->cmsg_level == SOL_WS &&
+			   c->cmsg_type == WS_CMSG_CLOSE &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(struct ws_close))) {
+			memcpy(&rx->close, CMSG_DATA(c), sizeof(rx->close));
+			rx->has_close = true;
+		} else {
+			rx->foreign++;
+		}
+	}
+	return n;
+}
+
+/* sendmsg with an optional WS_CMSG_OPCODE (@op < 0: none). */
+static ssize_t ws_send(int fd, const void *buf, size_t len, int flags, int op)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(uint8_t))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+
+	if (op >= 0) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof(cbuf.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_WS;
+		c->cmsg_type = WS_CMSG_OPCODE;
+		c->cmsg_len = CMSG_LEN(sizeof(uint8_t));
+		*(uint8_t *)CMSG_DATA(c) = op;
+	}
+	return sendmsg(fd, &msg, flags);
+}
+
+/* A close frame from the application: WS_CMSG_CLOSE, the reason as data. */
+static ssize_t ws_send_close(int fd, uint16_t code, const void *reason,
+			     size_t rlen, int flags)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ws_close))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { .iov_base = (void *)reason, .iov_len = rlen };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
+	};
+	struct ws_close wc = { .code = code };
+	struct cmsghdr *c;
+
+	memset(&cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_WS;
+	c->cmsg_type = WS_CMSG_CLOSE;
+	c->cmsg_len = CMSG_LEN(sizeof(wc));
+	memcpy(CMSG_DATA(c), &wc, sizeof(wc));
+	return sendmsg(fd, &msg, flags);
+}
+
+/*
+ * Receive one whole data message (several calls if needed, until MSG_EOR)
+ * into @buf; returns its length, its opcode in *@op.
+ */
+static size_t recv_message(struct __test_metadata *_metadata, int fd,
+			   void *buf, size_t cap, int *op)
+{
+	size_t total = 0;
+	struct rx rx;
+	ssize_t n;
+
+	*op = -1;
+	for (;;) {
+		n = ws_recv(fd, (uint8_t *)buf + total, cap - total, 0, &rx);
+		ASSERT_GE(n, 0) {
+			TH_LOG("recvmsg after %zu bytes: %s", total,
+			       strerror(errno));
+		}
+		ASSERT_FALSE(rx.has_close) {
+			TH_LOG("close %u (flags %u) instead of a data message",
+			       rx.close.code, rx.close.flags);
+		}
+		if (*op < 0) {
+			ASSERT_NE(-1, rx.op) {
+				TH_LOG("data without WS_CMSG_OPCODE");
+			}
+			*op = rx.op;
+		} else if (rx.op >= 0) {
+			EXPECT_EQ(*op, rx.op);
+		}
+		total += n;
+		if (rx.flags & MSG_EOR)
+			return total;
+		ASSERT_NE(0, n) {
+			TH_LOG("EOF inside a message after %zu bytes", total);
+		}
+		ASSERT_LT(total, cap) {
+			TH_LOG("message longer than %zu, no MSG_EOR", cap);
+		}
+	}
+}
+
+static void expect_message(struct __test_metadata *_metadata, int fd, int op,
+			   const void *payload, size_t len)
+{
+	uint8_t *buf = malloc(len + 64);
+	size_t n;
+	int got_op;
+
+	ASSERT_NE(NULL, buf);
+	n = recv_message(_metadata, fd, buf, len + 64, &got_op);
+	EXPECT_EQ(op, got_op) {
+		TH_LOG("opcode %s, expected %s", opname(got_op), opname(op));
+	}
+	ASSERT_EQ(len, n);
+	if (len)
+		EXPECT_EQ(0, memcmp(buf, payload, len));
+	free(buf);
+}
+
+/*
+ * The application sees one close (code, flags, and the reason as data when
+ * @reason is given), then EOF.
+ */
+static void expect_app_close(struct __test_metadata *_metadata, int fd,
+			     int code, int flags, const void *reason,
+			     size_t rlen)
+{
+	uint8_t buf[256];
+	struct rx rx;
+	ssize_t n;
+
+	n = ws_recv(fd, buf, sizeof(buf), 0, &rx);
+	ASSERT_GE(n, 0) {
+		TH_LOG("recvmsg for the close: %s", strerror(errno));
+	}
+	ASSERT_TRUE(rx.has_close) {
+		TH_LOG("expected a close cmsg (code %d), got %zd bytes op %s",
+		       code, n, opname(rx.op));
+	}
+	EXPECT_EQ(code, rx.close.code);
+	EXPECT_EQ(flags, rx.close.flags);
+	EXPECT_EQ(WS_OP_CLOSE, rx.op);
+	EXPECT_TRUE(rx.flags & MSG_EOR);
+	if (reason) {
+		ASSERT_EQ((ssize_t)rlen, n);
+		EXPECT_EQ(0, memcmp(buf, reason, rlen));
+	}
+	n = ws_recv(fd, buf, sizeof(buf), 0, &rx);
+	EXPECT_EQ(0, n) {
+		TH_LOG("expected EOF after the close, got %zd (%s)", n,
+		       n < 0 ? strerror(errno) : "data");
+	}
+	EXPECT_FALSE(rx.has_close);
+}
+
+static struct ws_state get_state(struct __test_metadata *_metadata, int fd)
+{
+	struct ws_state st = {};
+	socklen_t len = sizeof(st);
+
+	EXPECT_EQ(0, getsockopt(fd, SOL_WS, WS_STATE, &st, &len)) {
+		TH_LOG("WS_STATE: %s", strerror(errno));
+	}
+	return st;
+}
+
+static struct ws_stats get_stats(struct __test_metadata *_metadata, int fd)
+{
+	struct ws_stats s = {};
+	socklen_t len = sizeof(s);
+
+	EXPECT_EQ(0, getsockopt(fd, SOL_WS, WS_STATS, &s, &len)) {
+		TH_LOG("WS_STATS: %s", strerror(errno));
+	}
+	return s;
+}
+
+static void fill_pattern(uint8_t *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)(i * 31 + seed + (i >> 8));
+}
+
+static long elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Run @len bytes of @buf out of @fd in a child: for writes that block. */
+static pid_t spawn_sender(int fd, const void *buf, size_t len, size_t chunk)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(send_chunks(fd, buf, len, chunk, 0) ? 1 : 0);
+	return pid;
+}
+
+static int reap(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* ---- ws_basic: attach rules and options ---------------------------------- */
+
+FIXTURE(ws_basic) {
+	int fd, cfd;	/* connected, plain; fd is the one the tests attach */
+};
+
+FIXTURE_SETUP(ws_basic)
+{
+	char ulps[256] = "";
+	FILE *f;
+
+	f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
+	if (f) {
+		if (!fgets(ulps, sizeof(ulps), f))
+			ulps[0] = 0;
+		fclose(f);
+	}
+	if (!strstr(ulps, "ws")) {
+		ulp_missing(_metadata, "\"ws\" not in tcp_available_ulp");
+		return;
+	}
+	ASSERT_EQ(0, tcp_pair(AF_INET, &self->fd, &self->cfd));
+	set_timeouts(self->fd, IO_TIMEOUT_MS);
+	set_timeouts(self->cfd, IO_TIMEOUT_MS);
+}
+
+FIXTURE_TEARDOWN(ws_basic)
+{
+	close(self->fd);
+	close(self->cfd);
+}
+
+TEST_F(ws_basic, ulp_registered)
+{
+	char ulps[256] = "", *tok, *save;
+	bool found = false;
+	FILE *f;
+
+	f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(ulps, sizeof(ulps), f));
+	fclose(f);
+	for (tok = strtok_r(ulps, " \n", &save); tok;
+	     tok = strtok_r(NULL, " \n", &save))
+		found |= !strcmp(tok, "ws");
+	EXPECT_TRUE(found);
+}
+
+TEST_F(ws_basic, attach_established)
+{
+	ASSERT_EQ(0, setsockopt(self->fd, IPPROTO_TCP, TCP_ULP, "ws",
+				sizeof("ws")));
+}
+
+TEST_F(ws_basic, getsockopt_ulp_name)
+{
+	char name[16] = "";
+	socklen_t len = sizeof(name);
+
+	ASSERT_EQ(0, setsockopt(self->fd, IPPROTO_TCP, TCP_ULP, "ws",
+				sizeof("ws")));
+	ASSERT_EQ(0, getsockopt(self->fd, IPPROTO_TCP, TCP_ULP, name, &len));
+	EXPECT_STREQ("ws", name);
+}
+
+TEST_F(ws_basic, attach_listening_enotconn)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, bind(lfd, (void *)&sin, sizeof(sin)));
+	ASSERT_EQ(0, listen(lfd, 1));
+	EXPECT_EQ(-1, setsockopt(lfd, IPPROTO_TCP, TCP_ULP, "ws", sizeof("ws")));
+	EXPECT_EQ(ENOTCONN, errno);
+	close(lfd);
+}
+
+TEST_F(ws_basic, attach_unconnected_enotconn)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_ULP, "ws", sizeof("ws")));
+	EXPECT_EQ(ENOTCONN, errno);
+	close(fd);
+}
+
+TEST_F(ws_basic, attach_twice_eexist)
+{
+	ASSERT_EQ(0, setsockopt(self->fd, IPPROTO_TCP, TCP_ULP, "ws",
+				sizeof("ws")));
+	EXPECT_EQ(-1, setsockopt(self->fd, IPPROTO_TCP, TCP_ULP, "ws",
+				 sizeof("ws")));
+	EXPECT_EQ(EEXIST, errno);
+}
+
+TEST_F(ws_basic, listen_after_attach_einval)
+{
+	ASSERT_EQ(0, setsockopt(self->fd, IPPROTO_TCP, TCP_ULP, "ws",
+				sizeof("ws")));
+	EXPECT_EQ(-1, listen(self->fd, 1));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(ws_basic, sol_ws_without_ulp_enoprotoopt)
+{
+	struct ws_config cfg = { .role = WS_ROLE_SERVER };
+
+	EXPECT_EQ(-1, setsockopt(self->fd, SOL_WS, WS_CONFIG, &cfg, sizeof(cfg)));
+	EXPECT_EQ(ENOPROTOOPT, errno);
+}
+
+TEST_F(ws_basic, unconfigured_recv_enotconn)
+{
+	char buf[16];
+
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	ASSERT_EQ(3, send(self->cfd, "abc", 3, 0));
+	EXPECT_EQ(-1, recv(self->fd, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(ENOTCONN, errno);
+}
+
+TEST_F(ws_basic, unconfigured_send_enotconn)
+{
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	EXPECT_EQ(-1, send(self->fd, "abc", 3, MSG_NOSIGNAL));
+	EXPECT_EQ(ENOTCONN, errno);
+	expect_quiet(_metadata, self->cfd, QUIET_MS);
+}
+
+TEST_F(ws_basic, unconfigured_state)
+{
+	struct ws_state st;
+
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	st = get_state(_metadata, self->fd);
+	EXPECT_EQ(WS_STATE_UNCONFIGURED, st.state);
+	EXPECT_EQ(0, st.close_rcvd);
+	EXPECT_EQ(0, st.close_sent);
+}
+
+TEST_F(ws_basic, config_open_state)
+{
+	struct ws_state st;
+
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	ASSERT_EQ(0, ws_config(self->fd, WS_ROLE_CLIENT, 0, 0));
+	st = get_state(_metadata, self->fd);
+	EXPECT_EQ(WS_STATE_OPEN, st.state);
+}
+
+TEST_F(ws_basic, config_twice_ebusy)
+{
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	ASSERT_EQ(0, ws_config(self->fd, WS_ROLE_CLIENT, 0, 0));
+	EXPECT_EQ(-1, ws_config(self->fd, WS_ROLE_CLIENT, 0, 0));
+	EXPECT_EQ(EBUSY, errno);
+}
+
+TEST_F(ws_basic, config_bad_role_einval)
+{
+	static const int roles[] = { 0, 3, 255 };
+	size_t i;
+
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	for (i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+		EXPECT_EQ(-1, ws_config(self->fd, roles[i], 0, 0));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	/* Refused configs leave it unconfigured: a good one still works. */
+	EXPECT_EQ(0, ws_config(self->fd, WS_ROLE_SERVER, 0, 0));
+}
+
+TEST_F(ws_basic, config_bad_flags_einval)
+{
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	EXPECT_EQ(-1, ws_config(self->fd, WS_ROLE_CLIENT, WS_F_ALL + 1, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ws_config(self->fd, WS_ROLE_CLIENT, 1u << 31, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, ws_config(self->fd, WS_ROLE_CLIENT, WS_F_ALL, 0));
+}
+
+TEST_F(ws_basic, config_reserved_einval)
+{
+	struct ws_config cfg = { .role = WS_ROLE_CLIENT, .reserved = 1 };
+
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	EXPECT_EQ(-1, setsockopt(self->fd, SOL_WS, WS_CONFIG, &cfg, sizeof(cfg)));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(ws_basic, config_bad_tx_opcode_einval)
+{
+	static const int ops[] = { WS_OP_CONT + 3, WS_OP_CLOSE, WS_OP_PING,
+				   WS_OP_PONG, 0xf };
+	struct ws_config cfg = { .role = WS_ROLE_CLIENT };
+	size_t i;
+
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		cfg.tx_opcode = ops[i];
+		EXPECT_EQ(-1, setsockopt(self->fd, SOL_WS, WS_CONFIG, &cfg,
+					 sizeof(cfg)));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	cfg.tx_opcode = WS_OP_TEXT;
+	EXPECT_EQ(0, setsockopt(self->fd, SOL_WS, WS_CONFIG, &cfg, sizeof(cfg)));
+}
+
+TEST_F(ws_basic, config_short_optlen_einval)
+{
+	struct ws_config cfg = { .role = WS_ROLE_CLIENT };
+
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	EXPECT_EQ(-1, setsockopt(self->fd, SOL_WS, WS_CONFIG, &cfg,
+				 sizeof(cfg) - 1));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(ws_basic, unknown_option_enoprotoopt)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	EXPECT_EQ(-1, setsockopt(self->fd, SOL_WS, 99, &v, sizeof(v)));
+	EXPECT_EQ(ENOPROTOOPT, errno);
+	EXPECT_EQ(-1, getsockopt(self->fd, SOL_WS, 99, &v, &len));
+	EXPECT_EQ(ENOPROTOOPT, errno);
+}
+
+TEST_F(ws_basic, leftover_after_config_ebusy)
+{
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	ASSERT_EQ(0, ws_config(self->fd, WS_ROLE_CLIENT, 0, 0));
+	EXPECT_EQ(-1, setsockopt(self->fd, SOL_WS, WS_LEFTOVER, "\x82\x00", 2));
+	EXPECT_EQ(EBUSY, errno);
+}
+
+TEST_F(ws_basic, leftover_too_big_emsgsize)
+{
+	size_t len = WS_LEFTOVER_MAX + 1;
+	uint8_t *buf = calloc(1, len);
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	EXPECT_EQ(-1, setsockopt(self->fd, SOL_WS, WS_LEFTOVER, buf, len));
+	EXPECT_EQ(EMSGSIZE, errno);
+	/* Exactly the maximum is fine. */
+	EXPECT_EQ(0, setsockopt(self->fd, SOL_WS, WS_LEFTOVER, buf, len - 1));
+	free(buf);
+}
+
+TEST_F(ws_basic, leftover_cumulative_emsgsize)
+{
+	size_t half = WS_LEFTOVER_MAX / 2;
+	uint8_t *buf = calloc(1, half + 1);
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	EXPECT_EQ(0, setsockopt(self->fd, SOL_WS, WS_LEFTOVER, buf, half));
+	EXPECT_EQ(-1, setsockopt(self->fd, SOL_WS, WS_LEFTOVER, buf, half + 1));
+	EXPECT_EQ(EMSGSIZE, errno);
+	free(buf);
+}
+
+TEST_F(ws_basic, max_msg_size_default)
+{
+	uint64_t max = 0;
+	socklen_t len = sizeof(max);
+
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	ASSERT_EQ(0, ws_config(self->fd, WS_ROLE_CLIENT, 0, 0));
+	ASSERT_EQ(0, getsockopt(self->fd, SOL_WS, WS_MAX_MSG_SIZE, &max, &len));
+	EXPECT_EQ(sizeof(max), len);
+	EXPECT_EQ(WS_MAX_MSG_DEFAULT, max);
+	max = 12345;
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_WS, WS_MAX_MSG_SIZE, &max,
+				sizeof(max)));
+	max = 0;
+	ASSERT_EQ(0, getsockopt(self->fd, SOL_WS, WS_MAX_MSG_SIZE, &max, &len));
+	EXPECT_EQ(12345, max);
+}
+
+TEST_F(ws_basic, tx_opcode_option)
+{
+	int op = WS_OP_TEXT;
+	socklen_t len = sizeof(op);
+
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	ASSERT_EQ(0, ws_config(self->fd, WS_ROLE_CLIENT, 0, 0));
+	op = -1;
+	ASSERT_EQ(0, getsockopt(self->fd, SOL_WS, WS_TX_OPCODE, &op, &len));
+	EXPECT_EQ(WS_OP_BINARY, op);
+	op = WS_OP_TEXT;
+	EXPECT_EQ(0, setsockopt(self->fd, SOL_WS, WS_TX_OPCODE, &op, sizeof(op)));
+	op = WS_OP_PING;
+	EXPECT_EQ(-1, setsockopt(self->fd, SOL_WS, WS_TX_OPCODE, &op, sizeof(op)));
+	EXPECT_EQ(EINVAL, errno);
+	op = -1;
+	ASSERT_EQ(0, getsockopt(self->fd, SOL_WS, WS_TX_OPCODE, &op, &len));
+	EXPECT_EQ(WS_OP_TEXT, op);
+}
+
+TEST_F(ws_basic, connect_unspec_eopnotsupp)
+{
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+
+	ASSERT_TRUE(ws_attach(_metadata, self->fd));
+	ASSERT_EQ(0, ws_config(self->fd, WS_ROLE_CLIENT, 0, 0));
+	EXPECT_EQ(-1, connect(self->fd, &sa, sizeof(sa)));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+}
+
+/* ---- ws: data, control and close, by role and address family ------------- */
+
+FIXTURE(ws) {
+	int fd;		/* "ws" attached and configured in variant->role */
+	int peer;	/* plain TCP: the tests speak WebSocket on it by hand */
+};
+
+FIXTURE_VARIANT(ws) {
+	int family;
+	int role;
+};
+
+FIXTURE_VARIANT_ADD(ws, server_v4) {
+	.family = AF_INET,
+	.role = WS_ROLE_SERVER,
+};
+
+FIXTURE_VARIANT_ADD(ws, client_v4) {
+	.family = AF_INET,
+	.role = WS_ROLE_CLIENT,
+};
+
+FIXTURE_VARIANT_ADD(ws, server_v6) {
+	.family = AF_INET6,
+	.role = WS_ROLE_SERVER,
+};
+
+FIXTURE_VARIANT_ADD(ws, client_v6) {
+	.family = AF_INET6,
+	.role = WS_ROLE_CLIENT,
+};
+
+FIXTURE_SETUP(ws)
+{
+	self->fd = self->peer = -1;
+	ws_pair(_metadata, variant->family, variant->role, 0, 0, &self->fd,
+		&self->peer);
+}
+
+FIXTURE_TEARDOWN(ws)
+{
+	close(self->fd);
+	close(self->peer);
+}
+
+/* -- sending -- */
+
+TEST_F(ws, send_zero_length)
+{
+	EXPECT_EQ(0, send(self->fd, "", 0, 0));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		     NULL, 0);
+}
+
+TEST_F(ws, send_length_boundaries)
+{
+	static const size_t lens[] = { 0, 1, 125, 126, 127, 65535, 65536,
+				       65537 };
+	uint8_t *buf = malloc(65537);
+	size_t i;
+
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		struct rframe f;
+
+		fill_pattern(buf, lens[i], i);
+		ASSERT_EQ((ssize_t)lens[i], send(self->fd, buf, lens[i], 0));
+		expect_frame_hdr(_metadata, self->peer, variant->role, true,
+				 WS_OP_BINARY, &f);
+		ASSERT_EQ(lens[i], f.len);
+		EXPECT_EQ(0, memcmp(f.data, buf, lens[i])) {
+			TH_LOG("payload of length %zu differs", lens[i]);
+		}
+		rframe_free(&f);
+	}
+	free(buf);
+}
+
+/* Several MiB through one message; the peer reads while the kernel sends. */
+TEST_F_TIMEOUT(ws, send_large, 120)
+{
+	size_t len = 6u << 20, got = 0;
+	uint8_t *buf = malloc(len), *out = malloc(len);
+	bool fin = false;
+	pid_t pid;
+	int first = 1;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, out);
+	fill_pattern(buf, len, 7);
+	set_timeouts(self->fd, 60000);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		ssize_t n = send(self->fd, buf, len, 0);
+
+		_exit(n == (ssize_t)len ? 0 : 1);
+	}
+	/* One send() is one message: frames of any size, CONT after the first. */
+	while (!fin) {
+		struct rframe f;
+
+		ASSERT_EQ(RF_OK, peer_read_frame(self->peer, &f, 20000));
+		EXPECT_EQ(variant->role == WS_ROLE_CLIENT, f.masked);
+		EXPECT_EQ(first ? WS_OP_BINARY : WS_OP_CONT, f.op);
+		ASSERT_LE(got + f.len, len);
+		memcpy(out + got, f.data, f.len);
+		got += f.len;
+		fin = f.fin;
+		first = 0;
+		rframe_free(&f);
+	}
+	EXPECT_EQ(len, got);
+	EXPECT_EQ(0, memcmp(buf, out, len));
+	EXPECT_EQ(0, reap(pid));
+	free(buf);
+	free(out);
+}
+
+TEST_F(ws, send_text_cmsg)
+{
+	ASSERT_EQ(5, ws_send(self->fd, "hello", 5, 0, WS_OP_TEXT));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		     "hello", 5);
+	ASSERT_EQ(3, ws_send(self->fd, "\x00\xff\x01", 3, 0, WS_OP_BINARY));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		     "\x00\xff\x01", 3);
+}
+
+TEST_F(ws, send_tx_opcode_option)
+{
+	int op = WS_OP_TEXT;
+
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_WS, WS_TX_OPCODE, &op, sizeof(op)));
+	ASSERT_EQ(2, write(self->fd, "hi", 2));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		     "hi", 2);
+	/* A cmsg still overrides the default for one message. */
+	ASSERT_EQ(2, ws_send(self->fd, "yo", 2, 0, WS_OP_BINARY));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		     "yo", 2);
+}
+
+TEST_F(ws, write_plain_binary)
+{
+	ASSERT_EQ(4, write(self->fd, "data", 4));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		     "data", 4);
+}
+
+TEST_F(ws, send_msg_more_fragments)
+{
+	ASSERT_EQ(2, ws_send(self->fd, "ab", 2, MSG_MORE, WS_OP_TEXT));
+	ASSERT_EQ(2, ws_send(self->fd, "cd", 2, MSG_MORE, -1));
+	ASSERT_EQ(2, ws_send(self->fd, "ef", 2, 0, -1));
+	expect_frame(_metadata, self->peer, variant->role, false, WS_OP_TEXT,
+		     "ab", 2);
+	expect_frame(_metadata, self->peer, variant->role, false, WS_OP_CONT,
+		     "cd", 2);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_CONT,
+		     "ef", 2);
+	/* The next send is a new message. */
+	ASSERT_EQ(1, send(self->fd, "g", 1, 0));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		     "g", 1);
+}
+
+TEST_F(ws, send_masking_by_role)
+{
+	uint8_t keys[8][4];
+	int i, j, same = 0;
+
+	for (i = 0; i < 8; i++) {
+		struct rframe f;
+
+		ASSERT_EQ(16, send(self->fd, "0123456789abcdef", 16, 0));
+		expect_frame_hdr(_metadata, self->peer, variant->role, true,
+				 WS_OP_BINARY, &f);
+		ASSERT_EQ(16, f.len);
+		EXPECT_EQ(0, memcmp(f.data, "0123456789abcdef", 16));
+		memcpy(keys[i], f.key, 4);
+		rframe_free(&f);
+	}
+	if (variant->role != WS_ROLE_CLIENT)
+		return;
+	/* RFC 6455 5.3: a fresh, unpredictable key for every frame. */
+	for (i = 0; i < 8; i++)
+		for (j = i + 1; j < 8; j++)
+			same += !memcmp(keys[i], keys[j], 4);
+	EXPECT_EQ(0, same);
+}
+
+TEST_F(ws, send_ping_cmsg)
+{
+	ASSERT_EQ(4, ws_send(self->fd, "ping", 4, 0, WS_OP_PING));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PING,
+		     "ping", 4);
+	ASSERT_EQ(125, ws_send(self->fd, memset(alloca(125), 'p', 125), 125, 0,
+			       WS_OP_PING));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PING,
+		     memset(alloca(125), 'p', 125), 125);
+}
+
+TEST_F(ws, send_pong_cmsg)
+{
+	ASSERT_EQ(0, ws_send(self->fd, "", 0, 0, WS_OP_PONG));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		     NULL, 0);
+}
+
+TEST_F(ws, send_close_cmsg)
+{
+	struct ws_state st;
+
+	ASSERT_EQ(3, ws_send_close(self->fd, 4000, "bye", 3, 0));
+	expect_close_frame(_metadata, self->peer, variant->role, 4000, "bye", 3);
+	st = get_state(_metadata, self->fd);
+	EXPECT_EQ(WS_STATE_CLOSING, st.state);
+	EXPECT_EQ(4000, st.close_sent);
+	EXPECT_EQ(0, st.close_rcvd);
+}
+
+TEST_F(ws, send_control_too_big_einval)
+{
+	uint8_t buf[126];
+
+	memset(buf, 'x', sizeof(buf));
+	EXPECT_EQ(-1, ws_send(self->fd, buf, 126, 0, WS_OP_PING));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ws_send(self->fd, buf, 126, 0, WS_OP_PONG));
+	EXPECT_EQ(EINVAL, errno);
+	/* Close: 2 code bytes + 123 of reason at most. */
+	EXPECT_EQ(-1, ws_send_close(self->fd, 1000, buf, 124, 0));
+	EXPECT_EQ(EINVAL, errno);
+	/* Nothing went out, and the connection still works. */
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+	ASSERT_EQ(1, send(self->fd, "k", 1, 0));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		     "k", 1);
+}
+
+TEST_F(ws, send_control_msg_more_einval)
+{
+	EXPECT_EQ(-1, ws_send(self->fd, "p", 1, MSG_MORE, WS_OP_PING));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ws_send_close(self->fd, 1000, "", 0, MSG_MORE));
+	EXPECT_EQ(EINVAL, errno);
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+}
+
+TEST_F(ws, send_bad_opcode_einval)
+{
+	static const int ops[] = { WS_OP_CONT, 3, 7, 0xb, 0xf, 0x10 };
+	size_t i;
+
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		EXPECT_EQ(-1, ws_send(self->fd, "x", 1, 0, ops[i]));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+}
+
+TEST_F(ws, send_close_with_flags_einval)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ws_close))];
+		struct cmsghdr align;
+	} cbuf = {};
+	struct ws_close wc = { .code = 1000, .flags = WS_CLOSE_LOCAL };
+	struct iovec iov = { .iov_base = "", .iov_len = 0 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_WS;
+	c->cmsg_type = WS_CMSG_CLOSE;
+	c->cmsg_len = CMSG_LEN(sizeof(wc));
+	memcpy(CMSG_DATA(c), &wc, sizeof(wc));
+	EXPECT_EQ(-1, sendmsg(self->fd, &msg, 0));
+	EXPECT_EQ(EINVAL, errno);
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+}
+
+TEST_F(ws, send_ping_between_fragments)
+{
+	ASSERT_EQ(3, ws_send(self->fd, "abc", 3, MSG_MORE, WS_OP_TEXT));
+	ASSERT_EQ(1, ws_send(self->fd, "p", 1, 0, WS_OP_PING));
+	ASSERT_EQ(3, ws_send(self->fd, "def", 3, 0, -1));
+	expect_frame(_metadata, self->peer, variant->role, false, WS_OP_TEXT,
+		     "abc", 3);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PING,
+		     "p", 1);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_CONT,
+		     "def", 3);
+}
+
+TEST_F(ws, send_after_close_epipe)
+{
+	ASSERT_EQ(0, ws_send_close(self->fd, 1000, "", 0, 0));
+	expect_close_frame(_metadata, self->peer, variant->role, 1000, "", 0);
+	EXPECT_EQ(-1, send(self->fd, "late", 4, MSG_NOSIGNAL));
+	EXPECT_EQ(EPIPE, errno);
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+}
+
+static volatile sig_atomic_t sigpipes;
+
+static void count_sigpipe(int sig)
+{
+	(void)sig;
+	sigpipes++;
+}
+
+TEST_F(ws, send_after_close_sigpipe)
+{
+	struct sigaction sa = { .sa_handler = count_sigpipe };
+
+	ASSERT_EQ(0, sigaction(SIGPIPE, &sa, NULL));
+	ASSERT_EQ(0, ws_send_close(self->fd, 1000, "", 0, 0));
+	sigpipes = 0;
+	EXPECT_EQ(-1, send(self->fd, "late", 4, 0));
+	EXPECT_EQ(EPIPE, errno);
+	EXPECT_EQ(1, sigpipes);
+}
+
+TEST_F(ws, send_after_peer_close_epipe)
+{
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_CLOSE,
+		  "\x03\xe8", 2);
+	expect_close_frame(_metadata, self->peer, variant->role, 1000, NULL, 0);
+	EXPECT_EQ(-1, send(self->fd, "late", 4, MSG_NOSIGNAL));
+	EXPECT_EQ(EPIPE, errno);
+}
+
+TEST_F(ws, shutdown_wr_sends_close_1000)
+{
+	ASSERT_EQ(0, shutdown(self->fd, SHUT_WR));
+	expect_close_frame(_metadata, self->peer, variant->role, 1000, NULL, 0);
+	EXPECT_EQ(WS_STATE_CLOSING, get_state(_metadata, self->fd).state);
+	/* The peer answers: the handshake completes, then TCP ends. */
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_CLOSE,
+		  "\x03\xe8", 2);
+	expect_app_close(_metadata, self->fd, 1000, 0, "", 0);
+	expect_eof(_metadata, self->peer);
+	EXPECT_EQ(WS_STATE_CLOSED, get_state(_metadata, self->fd).state);
+}
+
+TEST_F(ws, close_sends_going_away)
+{
+	close(self->fd);
+	self->fd = -1;
+	expect_close_frame(_metadata, self->peer, variant->role, 1001, NULL, 0);
+	expect_eof(_metadata, self->peer);
+}
+
+TEST_F(ws, close_handshake_app_first)
+{
+	struct ws_state st;
+
+	ASSERT_EQ(2, ws_send_close(self->fd, 1000, "ok", 2, 0));
+	expect_close_frame(_metadata, self->peer, variant->role, 1000, "ok", 2);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_CLOSE,
+		  "\x03\xe8" "fine", 6);
+	expect_app_close(_metadata, self->fd, 1000, 0, "fine", 4);
+	/* RFC 6455 7.1.1: both closes seen, the kernel ends TCP. */
+	expect_eof(_metadata, self->peer);
+	st = get_state(_metadata, self->fd);
+	EXPECT_EQ(WS_STATE_CLOSED, st.state);
+	EXPECT_EQ(1000, st.close_sent);
+	EXPECT_EQ(1000, st.close_rcvd);
+}
+
+/* -- receiving -- */
+
+TEST_F(ws, recv_single)
+{
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "hello", 5);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "hello", 5);
+}
+
+TEST_F(ws, recv_length_boundaries)
+{
+	static const size_t lens[] = { 0, 1, 125, 126, 127, 65535, 65536,
+				       65537 };
+	uint8_t *buf = malloc(65537);
+	size_t i;
+
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		fill_pattern(buf, lens[i], i);
+		peer_send(_metadata, self->peer, variant->role, true,
+			  WS_OP_BINARY, buf, lens[i]);
+		expect_message(_metadata, self->fd, WS_OP_BINARY, buf, lens[i]);
+	}
+	free(buf);
+}
+
+TEST_F_TIMEOUT(ws, recv_large, 120)
+{
+	size_t len = 6u << 20;
+	uint8_t *buf = malloc(len), *in = malloc(len + 1);
+	struct wbuf wb = {};
+	size_t got;
+	pid_t pid;
+	int op;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, in);
+	fill_pattern(buf, len, 3);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_BINARY, buf, len);
+	set_timeouts(self->fd, 60000);
+	pid = spawn_sender(self->peer, wb.p, wb.len, 0);
+	ASSERT_LE(0, pid);
+	got = recv_message(_metadata, self->fd, in, len + 1, &op);
+	EXPECT_EQ(WS_OP_BINARY, op);
+	ASSERT_EQ(len, got);
+	EXPECT_EQ(0, memcmp(in, buf, len));
+	EXPECT_EQ(0, reap(pid));
+	wb_free(&wb);
+	free(buf);
+	free(in);
+}
+
+/*
+ * A message several times SO_RCVBUF comes out in parts before its end
+ * arrives: the kernel must not wait for the whole message (it never fits).
+ */
+TEST_F_TIMEOUT(ws, recv_larger_than_rcvbuf, 60)
+{
+	size_t len = 1u << 20, got = 0;
+	uint8_t *buf = malloc(len), *in = malloc(len);
+	int rcvbuf = 32768, parts = 0;
+	struct wbuf wb = {};
+	pid_t pid;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, in);
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+				sizeof(rcvbuf)));
+	fill_pattern(buf, len, 5);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_BINARY, buf, len);
+	pid = spawn_sender(self->peer, wb.p, wb.len, 0);
+	ASSERT_LE(0, pid);
+	for (;;) {
+		struct rx rx;
+		ssize_t n = ws_recv(self->fd, in + got, len - got, 0, &rx);
+
+		ASSERT_GT(n, 0) {
+			TH_LOG("recv after %zu bytes: %s", got,
+			       n ? strerror(errno) : "EOF");
+		}
+		got += n;
+		parts++;
+		if (rx.flags & MSG_EOR)
+			break;
+		ASSERT_LT(got, len);
+	}
+	EXPECT_EQ(len, got);
+	EXPECT_EQ(0, memcmp(in, buf, len));
+	EXPECT_GT(parts, 1);
+	EXPECT_EQ(0, reap(pid));
+	wb_free(&wb);
+	free(buf);
+	free(in);
+}
+
+/* Every byte its own segment: header, extended length, mask and payload. */
+TEST_F(ws, recv_byte_by_byte)
+{
+	uint8_t buf[300];
+	struct wbuf wb = {};
+
+	fill_pattern(buf, sizeof(buf), 9);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_BINARY, buf, 5);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_BINARY, buf,
+		 sizeof(buf));
+	wb_send(_metadata, self->peer, &wb, 1, 200);
+	expect_message(_metadata, self->fd, WS_OP_BINARY, buf, 5);
+	expect_message(_metadata, self->fd, WS_OP_BINARY, buf, sizeof(buf));
+	wb_free(&wb);
+}
+
+TEST_F(ws, recv_header_byte_by_byte_64bit)
+{
+	size_t len = 70000;
+	uint8_t *buf = malloc(len);
+	struct wbuf wb = {};
+	size_t hlen = 2 + 8 + (peer_masks(variant->role) ? 4 : 0);
+
+	ASSERT_NE(NULL, buf);
+	fill_pattern(buf, len, 11);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_BINARY, buf, len);
+	ASSERT_EQ(0, send_chunks(self->peer, wb.p, hlen, 1, 1000));
+	ASSERT_EQ(0, send_chunks(self->peer, wb.p + hlen, wb.len - hlen, 4099,
+				 0));
+	expect_message(_metadata, self->fd, WS_OP_BINARY, buf, len);
+	wb_free(&wb);
+	free(buf);
+}
+
+TEST_F(ws, recv_two_messages_not_merged)
+{
+	uint8_t buf[64];
+	struct wbuf wb = {};
+	struct rx rx;
+
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_TEXT, "one", 3);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_BINARY, "two", 3);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	usleep(100000);
+	EXPECT_EQ(3, ws_recv(self->fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_EQ(WS_OP_TEXT, rx.op);
+	EXPECT_TRUE(rx.flags & MSG_EOR);
+	EXPECT_EQ(0, memcmp(buf, "one", 3));
+	EXPECT_EQ(3, ws_recv(self->fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_EQ(WS_OP_BINARY, rx.op);
+	EXPECT_TRUE(rx.flags & MSG_EOR);
+	EXPECT_EQ(0, memcmp(buf, "two", 3));
+	wb_free(&wb);
+}
+
+TEST_F(ws, recv_fragmented)
+{
+	struct wbuf wb = {};
+
+	wb_frame(&wb, peer_masks(variant->role), false, WS_OP_TEXT, "ab", 2);
+	wb_frame(&wb, peer_masks(variant->role), false, WS_OP_CONT, "cd", 2);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_CONT, "ef", 2);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "abcdef", 6);
+	wb_free(&wb);
+}
+
+TEST_F(ws, recv_fragmented_octetwise)
+{
+	struct wbuf wb = {};
+
+	wb_frame(&wb, peer_masks(variant->role), false, WS_OP_TEXT, "frag", 4);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_CONT, "ment", 4);
+	wb_send(_metadata, self->peer, &wb, 1, 500);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "fragment", 8);
+	wb_free(&wb);
+}
+
+/* Autobahn 5.19: pings inside a fragmented message are answered at once. */
+TEST_F(ws, recv_fragmented_ping_answered_first)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+
+	wb_frame(&wb, masks, false, WS_OP_TEXT, "fragment1", 9);
+	wb_frame(&wb, masks, false, WS_OP_CONT, "fragment2", 9);
+	wb_frame(&wb, masks, true, WS_OP_PING, "ping1", 5);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		     "ping1", 5);
+	wb_frame(&wb, masks, false, WS_OP_CONT, "fragment3", 9);
+	wb_frame(&wb, masks, true, WS_OP_PING, "ping2", 5);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		     "ping2", 5);
+	wb_frame(&wb, masks, true, WS_OP_CONT, "fragment4", 9);
+	wb_send(_metadata, self->peer, &wb, 1, 0);
+	expect_message(_metadata, self->fd, WS_OP_TEXT,
+		       "fragment1fragment2fragment3fragment4", 36);
+	wb_free(&wb);
+}
+
+TEST_F(ws, recv_small_buffer_eor_last)
+{
+	uint8_t msg[100], in[100];
+	size_t got = 0;
+	int calls = 0;
+
+	fill_pattern(msg, sizeof(msg), 13);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		  msg, sizeof(msg));
+	while (got < sizeof(msg)) {
+		struct rx rx;
+		ssize_t n = ws_recv(self->fd, in + got, 7, 0, &rx);
+
+		ASSERT_GT(n, 0);
+		got += n;
+		calls++;
+		if (got < sizeof(msg)) {
+			EXPECT_FALSE(rx.flags & MSG_EOR) {
+				TH_LOG("MSG_EOR at %zu of %zu", got, sizeof(msg));
+			}
+		} else {
+			EXPECT_TRUE(rx.flags & MSG_EOR);
+		}
+		if (rx.op >= 0) {
+			EXPECT_EQ(WS_OP_BINARY, rx.op);
+		}
+		EXPECT_FALSE(rx.flags & MSG_TRUNC);
+	}
+	EXPECT_EQ(0, memcmp(msg, in, sizeof(msg)));
+	EXPECT_EQ(15, calls);
+}
+
+TEST_F(ws, recv_zero_length_message)
+{
+	uint8_t buf[16];
+	struct rx rx;
+
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT, "", 0);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		  "x", 1);
+	/* Zero bytes with MSG_EOR and an opcode: a message, not EOF. */
+	EXPECT_EQ(0, ws_recv(self->fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_EQ(WS_OP_TEXT, rx.op);
+	EXPECT_TRUE(rx.flags & MSG_EOR);
+	EXPECT_FALSE(rx.has_close);
+	EXPECT_EQ(1, ws_recv(self->fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_EQ(WS_OP_BINARY, rx.op);
+	EXPECT_TRUE(rx.flags & MSG_EOR);
+}
+
+/* Autobahn 6.1.2: three empty fragments make one empty message. */
+TEST_F(ws, recv_zero_length_fragments)
+{
+	struct wbuf wb = {};
+
+	wb_frame(&wb, peer_masks(variant->role), false, WS_OP_TEXT, "", 0);
+	wb_frame(&wb, peer_masks(variant->role), false, WS_OP_CONT, "", 0);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_CONT, "", 0);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_TEXT, "next", 4);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "", 0);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "next", 4);
+	wb_free(&wb);
+}
+
+/* Autobahn 6.1.3: empty first and last fragments around a payload. */
+TEST_F(ws, recv_empty_first_last_fragments)
+{
+	struct wbuf wb = {};
+
+	wb_frame(&wb, peer_masks(variant->role), false, WS_OP_TEXT, "", 0);
+	wb_frame(&wb, peer_masks(variant->role), false, WS_OP_CONT, "middle", 6);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_CONT, "", 0);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "middle", 6);
+	wb_free(&wb);
+}
+
+TEST_F(ws, recv_peek)
+{
+	uint8_t buf[16];
+	struct rx rx;
+
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "peekaboo", 8);
+	EXPECT_EQ(4, ws_recv(self->fd, buf, 4, MSG_PEEK, &rx));
+	EXPECT_EQ(0, memcmp(buf, "peek", 4));
+	EXPECT_EQ(WS_OP_TEXT, rx.op);
+	EXPECT_EQ(8, ws_recv(self->fd, buf, sizeof(buf), MSG_PEEK, &rx));
+	EXPECT_TRUE(rx.flags & MSG_EOR);
+	EXPECT_EQ(8, ws_recv(self->fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_EQ(0, memcmp(buf, "peekaboo", 8));
+	EXPECT_TRUE(rx.flags & MSG_EOR);
+	EXPECT_EQ(-1, ws_recv(self->fd, buf, sizeof(buf), MSG_DONTWAIT, &rx));
+	EXPECT_EQ(EAGAIN, errno);
+}
+
+TEST_F(ws, recv_dontwait_eagain)
+{
+	uint8_t buf[16];
+	struct rx rx;
+
+	EXPECT_EQ(-1, ws_recv(self->fd, buf, sizeof(buf), MSG_DONTWAIT, &rx));
+	EXPECT_EQ(EAGAIN, errno);
+	/* A partial frame is not a message either. */
+	ASSERT_EQ(1, send(self->peer, "\x82", 1, 0));
+	usleep(100000);
+	EXPECT_EQ(-1, ws_recv(self->fd, buf, sizeof(buf), MSG_DONTWAIT, &rx));
+	EXPECT_EQ(EAGAIN, errno);
+}
+
+TEST_F(ws, recv_nonblocking_fd_eagain)
+{
+	uint8_t buf[16];
+
+	ASSERT_EQ(0, fcntl(self->fd, F_SETFL, O_NONBLOCK));
+	EXPECT_EQ(-1, read(self->fd, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+}
+
+TEST_F(ws, recv_rcvtimeo_eagain)
+{
+	struct timeval tv = { .tv_usec = 200000 };
+	struct timespec t0;
+	uint8_t buf[16];
+	struct rx rx;
+	long ms;
+
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				sizeof(tv)));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	EXPECT_EQ(-1, ws_recv(self->fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_EQ(EAGAIN, errno);
+	ms = elapsed_ms(&t0);
+	EXPECT_GE(ms, 150);
+	EXPECT_LT(ms, 3000);
+}
+
+TEST_F(ws, poll_partial_frame_no_pollin)
+{
+	struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
+	uint8_t msg[100];
+	struct wbuf wb = {};
+	size_t half;
+
+	fill_pattern(msg, sizeof(msg), 17);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_BINARY, msg,
+		 sizeof(msg));
+	half = wb.len / 2;
+	ASSERT_EQ(0, send_chunks(self->peer, wb.p, half, 0, 0));
+	EXPECT_EQ(0, poll(&pfd, 1, QUIET_MS)) {
+		TH_LOG("POLLIN on half a frame (revents 0x%x)", pfd.revents);
+	}
+	ASSERT_EQ(0, send_chunks(self->peer, wb.p + half, wb.len - half, 0, 0));
+	EXPECT_EQ(1, poll(&pfd, 1, IO_TIMEOUT_MS));
+	EXPECT_TRUE(pfd.revents & POLLIN);
+	expect_message(_metadata, self->fd, WS_OP_BINARY, msg, sizeof(msg));
+	wb_free(&wb);
+}
+
+TEST_F(ws, poll_partial_message_no_pollin)
+{
+	struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
+
+	peer_send(_metadata, self->peer, variant->role, false, WS_OP_TEXT,
+		  "first", 5);
+	EXPECT_EQ(0, poll(&pfd, 1, QUIET_MS)) {
+		TH_LOG("POLLIN on a message's first fragment (revents 0x%x)",
+		       pfd.revents);
+	}
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_CONT,
+		  "last", 4);
+	EXPECT_EQ(1, poll(&pfd, 1, IO_TIMEOUT_MS));
+	EXPECT_TRUE(pfd.revents & POLLIN);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "firstlast", 9);
+}
+
+TEST_F(ws, poll_control_frame_no_pollin)
+{
+	struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
+
+	/* Pings are answered by the kernel and not delivered: not readable. */
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_PING, "p", 1);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		     "p", 1);
+	EXPECT_EQ(0, poll(&pfd, 1, QUIET_MS));
+}
+
+TEST_F(ws, poll_pollout)
+{
+	struct pollfd pfd = { .fd = self->fd, .events = POLLOUT };
+
+	EXPECT_EQ(1, poll(&pfd, 1, IO_TIMEOUT_MS));
+	EXPECT_TRUE(pfd.revents & POLLOUT);
+}
+
+TEST_F(ws, read_plain)
+{
+	char buf[16];
+
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "plain", 5);
+	EXPECT_EQ(5, read(self->fd, buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "plain", 5));
+}
+
+/* Without a control buffer the message boundaries still hold. */
+TEST_F(ws, recv_plain_no_merge)
+{
+	char buf[16];
+
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "ab", 2);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "cd", 2);
+	usleep(100000);
+	EXPECT_EQ(2, recv(self->fd, buf, sizeof(buf), 0));
+	EXPECT_EQ(2, recv(self->fd, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "cd", 2));
+}
+
+TEST_F(ws, recv_waitall_one_message)
+{
+	char buf[16];
+
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "ab", 2);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "cd", 2);
+	usleep(100000);
+	/* MSG_WAITALL must not glue messages together. */
+	EXPECT_EQ(2, recv(self->fd, buf, sizeof(buf), MSG_WAITALL));
+}
+
+/* -- control frames and close -- */
+
+TEST_F(ws, auto_pong)
+{
+	struct ws_stats st;
+
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_PING,
+		  "abc", 3);
+	/* Answered without the application reading. */
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		     "abc", 3);
+	st = get_stats(_metadata, self->fd);
+	EXPECT_EQ(1, st.pings_answered);
+}
+
+TEST_F(ws, auto_pong_empty)
+{
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_PING, "", 0);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		     "", 0);
+}
+
+/* Autobahn 2.6: a 125-byte ping, one octet per segment. */
+TEST_F(ws, auto_pong_125_octetwise)
+{
+	uint8_t p[125];
+	struct wbuf wb = {};
+
+	fill_pattern(p, sizeof(p), 19);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_PING, p, sizeof(p));
+	wb_send(_metadata, self->peer, &wb, 1, 0);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		     p, sizeof(p));
+	wb_free(&wb);
+}
+
+TEST_F(ws, ping_not_delivered)
+{
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_PING,
+		  "p", 1);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "data", 4);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "data", 4);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		     "p", 1);
+}
+
+/* Autobahn 2.7-2.9: unsolicited pongs are ignored. */
+TEST_F(ws, unsolicited_pong_ignored)
+{
+	struct ws_stats st;
+
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		  "u", 1);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_PING,
+		  "q", 1);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		     "q", 1);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "d", 1);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "d", 1);
+	st = get_stats(_metadata, self->fd);
+	EXPECT_EQ(1, st.pongs_received);
+}
+
+TEST_F(ws, deliver_control)
+{
+	uint8_t buf[200];
+	struct rx rx;
+	int fd, peer;
+
+	if (!ws_pair(_metadata, variant->family, variant->role,
+		     WS_F_DELIVER_CONTROL, 0, &fd, &peer))
+		return;
+	peer_send(_metadata, peer, variant->role, true, WS_OP_PING, "pi", 2);
+	peer_send(_metadata, peer, variant->role, true, WS_OP_PONG, "po", 2);
+	peer_send(_metadata, peer, variant->role, true, WS_OP_TEXT, "tx", 2);
+	/* Still answered by the kernel. */
+	expect_frame(_metadata, peer, variant->role, true, WS_OP_PONG, "pi", 2);
+	EXPECT_EQ(2, ws_recv(fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_EQ(WS_OP_PING, rx.op);
+	EXPECT_TRUE(rx.flags & MSG_EOR);
+	EXPECT_EQ(0, memcmp(buf, "pi", 2));
+	EXPECT_EQ(2, ws_recv(fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_EQ(WS_OP_PONG, rx.op);
+	EXPECT_EQ(0, memcmp(buf, "po", 2));
+	EXPECT_EQ(2, ws_recv(fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_EQ(WS_OP_TEXT, rx.op);
+	EXPECT_EQ(0, memcmp(buf, "tx", 2));
+	close(fd);
+	close(peer);
+}
+
+/* A control record never merges with the data around it. */
+TEST_F(ws, deliver_control_inside_fragmented)
+{
+	uint8_t buf[200];
+	struct wbuf wb = {};
+	bool masks = peer_masks(variant->role);
+	struct rx rx;
+	int fd, peer;
+
+	if (!ws_pair(_metadata, variant->family, variant->role,
+		     WS_F_DELIVER_CONTROL, 0, &fd, &peer))
+		return;
+	wb_frame(&wb, masks, false, WS_OP_BINARY, "ab", 2);
+	wb_frame(&wb, masks, true, WS_OP_PING, "p", 1);
+	wb_frame(&wb, masks, true, WS_OP_CONT, "cd", 2);
+	wb_send(_metadata, peer, &wb, 0, 0);
+	usleep(100000);
+	/* The ping completed first: it may come before the data or after. */
+	EXPECT_LT(0, ws_recv(fd, buf, sizeof(buf), 0, &rx));
+	if (rx.op == WS_OP_PING) {
+		EXPECT_TRUE(rx.flags & MSG_EOR);
+		expect_message(_metadata, fd, WS_OP_BINARY, "abcd", 4);
+	} else {
+		size_t got = 0;
+		int op;
+
+		EXPECT_EQ(WS_OP_BINARY, rx.op);
+		got = rx.flags & MSG_EOR ? 4 : 2;
+		if (got == 2)
+			expect_message(_metadata, fd, WS_OP_BINARY, "cd", 2);
+		EXPECT_EQ(1, recv_message(_metadata, fd, buf, sizeof(buf), &op));
+		EXPECT_EQ(WS_OP_PING, op);
+	}
+	wb_free(&wb);
+	close(fd);
+	close(peer);
+}
+
+TEST_F(ws, no_auto_pong)
+{
+	uint8_t buf[16];
+	struct rx rx;
+	int fd, peer;
+
+	if (!ws_pair(_metadata, variant->family, variant->role,
+		     WS_F_NO_AUTO_PONG | WS_F_DELIVER_CONTROL, 0, &fd, &peer))
+		return;
+	peer_send(_metadata, peer, variant->role, true, WS_OP_PING, "np", 2);
+	EXPECT_EQ(2, ws_recv(fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_EQ(WS_OP_PING, rx.op);
+	expect_quiet(_metadata, peer, QUIET_MS);
+	/* The application answers itself. */
+	ASSERT_EQ(2, ws_send(fd, buf, 2, 0, WS_OP_PONG));
+	expect_frame(_metadata, peer, variant->role, true, WS_OP_PONG, "np", 2);
+	EXPECT_EQ(0, get_stats(_metadata, fd).pings_answered);
+	close(fd);
+	close(peer);
+}
+
+TEST_F(ws, no_utf8_check)
+{
+	int fd, peer;
+
+	if (!ws_pair(_metadata, variant->family, variant->role,
+		     WS_F_NO_UTF8_CHECK, 0, &fd, &peer))
+		return;
+	peer_send(_metadata, peer, variant->role, true, WS_OP_TEXT,
+		  "\xff\xfe\xc0", 3);
+	expect_message(_metadata, fd, WS_OP_TEXT, "\xff\xfe\xc0", 3);
+	/* Close reasons are not checked either. */
+	peer_send(_metadata, peer, variant->role, true, WS_OP_CLOSE,
+		  "\x03\xe8\xff", 3);
+	expect_close_frame(_metadata, peer, variant->role, 1000, NULL, 0);
+	close(fd);
+	close(peer);
+}
+
+TEST_F(ws, recv_close_echoed)
+{
+	struct ws_state st;
+
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_CLOSE,
+		  "\x03\xe8" "bye", 5);
+	/* Echoed at once, without the application reading. */
+	expect_close_frame(_metadata, self->peer, variant->role, 1000, NULL, 0);
+	expect_eof(_metadata, self->peer);
+	expect_app_close(_metadata, self->fd, 1000, 0, "bye", 3);
+	st = get_state(_metadata, self->fd);
+	EXPECT_EQ(WS_STATE_CLOSED, st.state);
+	EXPECT_EQ(1000, st.close_rcvd);
+	EXPECT_EQ(1000, st.close_sent);
+}
+
+/* Autobahn 7.3.1: no code in, 1005 to the application, a clean close out. */
+TEST_F(ws, recv_close_empty)
+{
+	struct rframe f;
+
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_CLOSE,
+		  "", 0);
+	expect_frame_hdr(_metadata, self->peer, variant->role, true,
+			 WS_OP_CLOSE, &f);
+	/* Either an empty close or 1000 (never 1005 on the wire). */
+	if (f.len) {
+		ASSERT_EQ(2, f.len);
+		EXPECT_EQ(1000, f.data[0] << 8 | f.data[1]);
+	}
+	rframe_free(&f);
+	expect_app_close(_metadata, self->fd, WS_CLOSE_NO_STATUS, 0, "", 0);
+}
+
+/* Autobahn 7.1.1: a message, then the close: both reach the application. */
+TEST_F(ws, recv_message_then_close)
+{
+	struct wbuf wb = {};
+
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_TEXT, "last", 4);
+	wb_close(&wb, peer_masks(variant->role), 1000, "", 0);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_close_frame(_metadata, self->peer, variant->role, 1000, NULL, 0);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "last", 4);
+	expect_app_close(_metadata, self->fd, 1000, 0, "", 0);
+	wb_free(&wb);
+}
+
+/* Autobahn 7.1.2-7.1.4: anything after a close frame is ignored. */
+TEST_F(ws, recv_after_close_ignored)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+
+	wb_close(&wb, masks, 1000, "", 0);
+	wb_close(&wb, masks, 1001, "", 0);
+	wb_frame(&wb, masks, true, WS_OP_PING, "late", 4);
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "late", 4);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_close_frame(_metadata, self->peer, variant->role, 1000, NULL, 0);
+	/* No pong, no second close: TCP ends. */
+	expect_eof(_metadata, self->peer);
+	expect_app_close(_metadata, self->fd, 1000, 0, "", 0);
+	wb_free(&wb);
+}
+
+TEST_F(ws, peer_fin_abnormal)
+{
+	struct ws_state st;
+
+	ASSERT_EQ(0, shutdown(self->peer, SHUT_WR));
+	expect_app_close(_metadata, self->fd, WS_CLOSE_ABNORMAL_CODE,
+			 WS_CLOSE_ABNORMAL, NULL, 0);
+	st = get_state(_metadata, self->fd);
+	EXPECT_EQ(WS_STATE_CLOSED, st.state);
+}
+
+TEST_F(ws, peer_fin_after_message)
+{
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		  "end", 3);
+	ASSERT_EQ(0, shutdown(self->peer, SHUT_WR));
+	expect_message(_metadata, self->fd, WS_OP_BINARY, "end", 3);
+	expect_app_close(_metadata, self->fd, WS_CLOSE_ABNORMAL_CODE,
+			 WS_CLOSE_ABNORMAL, NULL, 0);
+}
+
+TEST_F(ws, peer_fin_inside_frame)
+{
+	/* Half a frame, then FIN: abnormal, and the half is not delivered. */
+	ASSERT_EQ(0, send_chunks(self->peer, "\x82\x7e\x01", 3, 0, 0));
+	ASSERT_EQ(0, shutdown(self->peer, SHUT_WR));
+	expect_app_close(_metadata, self->fd, WS_CLOSE_ABNORMAL_CODE,
+			 WS_CLOSE_ABNORMAL, NULL, 0);
+}
+
+/* The application sees a failure as a local close, the peer as a code + FIN. */
+TEST_F(ws, fail_reports_local_close)
+{
+	struct ws_state st;
+
+	/* RSV1 without an extension: 1002. */
+	struct wbuf wb = {};
+
+	wb_frame_raw(&wb, B0(true, 4, WS_OP_TEXT), peer_masks(variant->role),
+		     1, "x", 1);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_close_frame(_metadata, self->peer, variant->role,
+			   WS_CLOSE_PROTOCOL_ERROR, NULL, 0);
+	expect_eof(_metadata, self->peer);
+	expect_app_close(_metadata, self->fd, WS_CLOSE_PROTOCOL_ERROR,
+			 WS_CLOSE_LOCAL, NULL, 0);
+	st = get_state(_metadata, self->fd);
+	EXPECT_EQ(WS_STATE_CLOSED, st.state);
+	EXPECT_EQ(WS_CLOSE_PROTOCOL_ERROR, st.close_sent);
+	EXPECT_EQ(1, get_stats(_metadata, self->fd).protocol_errors);
+	EXPECT_EQ(-1, send(self->fd, "x", 1, MSG_NOSIGNAL));
+	EXPECT_EQ(EPIPE, errno);
+	wb_free(&wb);
+}
+
+TEST_F(ws, max_msg_size_config_1009)
+{
+	uint8_t buf[101];
+	int fd, peer;
+
+	if (!ws_pair(_metadata, variant->family, variant->role, 0, 100, &fd,
+		     &peer))
+		return;
+	memset(buf, 'm', sizeof(buf));
+	peer_send(_metadata, peer, variant->role, true, WS_OP_BINARY, buf, 100);
+	expect_message(_metadata, fd, WS_OP_BINARY, buf, 100);
+	peer_send(_metadata, peer, variant->role, true, WS_OP_BINARY, buf, 101);
+	expect_close_frame(_metadata, peer, variant->role, WS_CLOSE_TOO_BIG,
+			   NULL, 0);
+	expect_app_close(_metadata, fd, WS_CLOSE_TOO_BIG, WS_CLOSE_LOCAL,
+			 NULL, 0);
+	close(fd);
+	close(peer);
+}
+
+TEST_F(ws, max_msg_size_option_1009)
+{
+	uint64_t max = 10;
+	uint8_t buf[11];
+
+	memset(buf, 'o', sizeof(buf));
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_WS, WS_MAX_MSG_SIZE, &max,
+				sizeof(max)));
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT, buf, 11);
+	expect_close_frame(_metadata, self->peer, variant->role,
+			   WS_CLOSE_TOO_BIG, NULL, 0);
+	expect_app_close(_metadata, self->fd, WS_CLOSE_TOO_BIG,
+			 WS_CLOSE_LOCAL, NULL, 0);
+}
+
+/* The limit is on the message, not the frame. */
+TEST_F(ws, max_msg_size_fragmented_1009)
+{
+	uint8_t buf[60];
+	int fd, peer;
+
+	if (!ws_pair(_metadata, variant->family, variant->role, 0, 100, &fd,
+		     &peer))
+		return;
+	memset(buf, 'f', sizeof(buf));
+	peer_send(_metadata, peer, variant->role, false, WS_OP_BINARY, buf, 60);
+	peer_send(_metadata, peer, variant->role, true, WS_OP_CONT, buf, 60);
+	expect_close_frame(_metadata, peer, variant->role, WS_CLOSE_TOO_BIG,
+			   NULL, 0);
+	close(fd);
+	close(peer);
+}
+
+TEST_F(ws, max_msg_size_unlimited)
+{
+	uint8_t buf[70000];
+	int fd, peer;
+
+	if (!ws_pair(_metadata, variant->family, variant->role, 0,
+		     WS_MAX_MSG_UNLIMITED, &fd, &peer))
+		return;
+	fill_pattern(buf, sizeof(buf), 23);
+	peer_send(_metadata, peer, variant->role, true, WS_OP_BINARY, buf,
+		  sizeof(buf));
+	expect_message(_metadata, fd, WS_OP_BINARY, buf, sizeof(buf));
+	close(fd);
+	close(peer);
+}
+
+/* -- state, statistics, options -- */
+
+TEST_F(ws, state_open)
+{
+	struct ws_state st = get_state(_metadata, self->fd);
+
+	EXPECT_EQ(WS_STATE_OPEN, st.state);
+	EXPECT_EQ(0, st.close_rcvd);
+	EXPECT_EQ(0, st.close_sent);
+}
+
+TEST_F(ws, state_peer_close_first)
+{
+	struct ws_state st;
+
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_CLOSE,
+		  "\x0b\xb8", 2);
+	/* RFC 6455 5.5.1: the echo carries the code received. */
+	expect_close_frame(_metadata, self->peer, variant->role, 3000, NULL, 0);
+	st = get_state(_metadata, self->fd);
+	EXPECT_EQ(WS_STATE_CLOSED, st.state);
+	EXPECT_EQ(3000, st.close_rcvd);
+	EXPECT_EQ(3000, st.close_sent);
+}
+
+TEST_F(ws, stats_counters)
+{
+	struct wbuf wb = {};
+	bool masks = peer_masks(variant->role);
+	struct ws_stats st;
+
+	wb_frame(&wb, masks, false, WS_OP_TEXT, "abc", 3);
+	wb_frame(&wb, masks, true, WS_OP_CONT, "de", 2);
+	wb_frame(&wb, masks, true, WS_OP_BINARY, "fghij", 5);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "abcde", 5);
+	expect_message(_metadata, self->fd, WS_OP_BINARY, "fghij", 5);
+	ASSERT_EQ(4, ws_send(self->fd, "klmn", 4, MSG_MORE, -1));
+	ASSERT_EQ(2, ws_send(self->fd, "op", 2, 0, -1));
+	expect_frame(_metadata, self->peer, variant->role, false, WS_OP_BINARY,
+		     "klmn", 4);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_CONT,
+		     "op", 2);
+	st = get_stats(_metadata, self->fd);
+	EXPECT_EQ(3, st.rx_frames);
+	EXPECT_EQ(2, st.rx_messages);
+	EXPECT_EQ(10, st.rx_bytes);
+	EXPECT_EQ(2, st.tx_frames);
+	EXPECT_EQ(1, st.tx_messages);
+	EXPECT_EQ(6, st.tx_bytes);
+	EXPECT_EQ(0, st.pings_answered);
+	EXPECT_EQ(0, st.pongs_received);
+	EXPECT_EQ(0, st.protocol_errors);
+	wb_free(&wb);
+}
+
+TEST_F(ws, getsockopt_ulp_ws)
+{
+	char name[16] = "";
+	socklen_t len = sizeof(name);
+
+	ASSERT_EQ(0, getsockopt(self->fd, IPPROTO_TCP, TCP_ULP, name, &len));
+	EXPECT_STREQ("ws", name);
+}
+
+TEST_F(ws, connect_unspec_eopnotsupp)
+{
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+
+	EXPECT_EQ(-1, connect(self->fd, &sa, sizeof(sa)));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* Still a working WebSocket. */
+	ASSERT_EQ(1, send(self->fd, "s", 1, 0));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		     "s", 1);
+}
+
+/*
+ * splice() must not hand out raw frame bytes: it is refused, or it moves
+ * the payload of one message at most.
+ */
+TEST_F(ws, splice_to_pipe_framing)
+{
+	char buf[32];
+	int p[2];
+	ssize_t n;
+
+	ASSERT_EQ(0, pipe(p));
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "one", 3);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "two", 3);
+	usleep(100000);
+	n = splice(self->fd, NULL, p[1], NULL, sizeof(buf), SPLICE_F_NONBLOCK);
+	if (n < 0) {
+		TH_LOG("splice refused: %s", strerror(errno));
+		expect_message(_metadata, self->fd, WS_OP_TEXT, "one", 3);
+	} else {
+		ASSERT_EQ(3, n);
+		ASSERT_EQ(3, read(p[0], buf, sizeof(buf)));
+		EXPECT_EQ(0, memcmp(buf, "one", 3));
+	}
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "two", 3);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* TCP_ZEROCOPY_RECEIVE would map raw frames: it must be refused. */
+TEST_F(ws, zerocopy_receive_refused)
+{
+	struct zc_receive zc = {};
+	socklen_t len = sizeof(zc);
+	size_t map_len = 1u << 16;
+	uint8_t copy[4096];
+	void *map;
+	int r;
+
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "zero", 4);
+	usleep(100000);
+	map = mmap(NULL, map_len, PROT_READ, MAP_SHARED, self->fd, 0);
+	zc.address = map == MAP_FAILED ? 0 : (uintptr_t)map;
+	zc.length = map == MAP_FAILED ? 0 : map_len;
+	zc.copybuf_address = (uintptr_t)copy;
+	zc.copybuf_len = sizeof(copy);
+	r = getsockopt(self->fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &zc, &len);
+	if (!r) {
+		EXPECT_EQ(0, zc.length);
+		EXPECT_GE(0, zc.copybuf_len) {
+			TH_LOG("TCP_ZEROCOPY_RECEIVE copied %d raw bytes",
+			       zc.copybuf_len);
+		}
+	}
+	if (map != MAP_FAILED)
+		munmap(map, map_len);
+	/* Whatever happened, the message is intact. */
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "zero", 4);
+}
+
+/*
+ * WS_LEFTOVER: bytes the handshake read past its end come first, then the
+ * socket's, even when a frame straddles the two.
+ */
+TEST_F(ws, leftover_delivered_first)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+	size_t split, f1;
+	uint8_t raw[64];
+	int fd, peer;
+
+	if (!ws_pair_attached(_metadata, variant->family, variant->role, &fd,
+			      &peer))
+		return;
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "first", 5);
+	f1 = wb.len;
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "second", 6);
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "third", 5);
+	split = f1 + 3;
+	ASSERT_LE(wb.len, sizeof(raw));
+	/* The "handshake" read the first frame and a bit of the second... */
+	ASSERT_EQ(0, send_chunks(peer, wb.p, split, 0, 0));
+	ASSERT_EQ((ssize_t)split, read_full(fd, raw, split, IO_TIMEOUT_MS));
+	/* ...the rest is in the socket before WS_CONFIG. */
+	ASSERT_EQ(0, send_chunks(peer, wb.p + split, wb.len - split, 0, 0));
+	usleep(100000);
+	ASSERT_EQ(0, setsockopt(fd, SOL_WS, WS_LEFTOVER, raw, split));
+	ASSERT_EQ(0, ws_config(fd, variant->role, 0, 0));
+	expect_message(_metadata, fd, WS_OP_TEXT, "first", 5);
+	expect_message(_metadata, fd, WS_OP_TEXT, "second", 6);
+	expect_message(_metadata, fd, WS_OP_TEXT, "third", 5);
+	wb_free(&wb);
+	close(fd);
+	close(peer);
+}
+
+/* A ping in the leftover is answered once configured. */
+TEST_F(ws, leftover_ping_answered)
+{
+	struct wbuf wb = {};
+	int fd, peer;
+
+	if (!ws_pair_attached(_metadata, variant->family, variant->role, &fd,
+			      &peer))
+		return;
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_PING, "lp", 2);
+	ASSERT_EQ(0, setsockopt(fd, SOL_WS, WS_LEFTOVER, wb.p, wb.len));
+	ASSERT_EQ(0, ws_config(fd, variant->role, 0, 0));
+	expect_frame(_metadata, peer, variant->role, true, WS_OP_PONG, "lp", 2);
+	wb_free(&wb);
+	close(fd);
+	close(peer);
+}
+
+TEST_F(ws, keepalive_ping)
+{
+	struct ws_keepalive ka = { .idle_ms = 200, .timeout_ms = 2000 };
+	struct rframe f;
+
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_WS, WS_KEEPALIVE, &ka,
+				sizeof(ka)));
+	expect_frame_hdr(_metadata, self->peer, variant->role, true,
+			 WS_OP_PING, &f);
+	ASSERT_LE(f.len, 125);
+	/* Answered: the connection lives on. */
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		  f.data, f.len);
+	rframe_free(&f);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "alive", 5);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "alive", 5);
+	EXPECT_EQ(WS_STATE_OPEN, get_state(_metadata, self->fd).state);
+}
+
+TEST_F(ws, keepalive_timeout_1011)
+{
+	struct ws_keepalive ka = { .idle_ms = 200, .timeout_ms = 300 };
+	struct rframe f;
+
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_WS, WS_KEEPALIVE, &ka,
+				sizeof(ka)));
+	expect_frame_hdr(_metadata, self->peer, variant->role, true,
+			 WS_OP_PING, &f);
+	rframe_free(&f);
+	/* No pong: the kernel gives up with 1011. */
+	expect_close_frame(_metadata, self->peer, variant->role,
+			   WS_CLOSE_INTERNAL, NULL, 0);
+	expect_app_close(_metadata, self->fd, WS_CLOSE_INTERNAL, WS_CLOSE_LOCAL,
+			 NULL, 0);
+}
+
+/* ---- ws_err: malformed input, exact close codes -------------------------- */
+
+FIXTURE(ws_err) {
+	int fd, peer;
+};
+
+FIXTURE_VARIANT(ws_err) {
+	int role;
+};
+
+FIXTURE_VARIANT_ADD(ws_err, server) {
+	.role = WS_ROLE_SERVER,
+};
+
+FIXTURE_VARIANT_ADD(ws_err, client) {
+	.role = WS_ROLE_CLIENT,
+};
+
+FIXTURE_SETUP(ws_err)
+{
+	self->fd = self->peer = -1;
+	ws_pair(_metadata, AF_INET, variant->role, 0, 0, &self->fd, &self->peer);
+}
+
+FIXTURE_TEARDOWN(ws_err)
+{
+	close(self->fd);
+	close(self->peer);
+}
+
+/*
+ * Send @wb (in @chunk-byte pieces) on a fresh pair and expect the kernel to
+ * fail the connection with @code: the close frame, then FIN, and the
+ * application sees the local close.
+ */
+static void fresh_expect_fail(struct __test_metadata *_metadata, int role,
+			      struct wbuf *wb, size_t chunk, int code,
+			      const char *what)
+{
+	int fd, peer;
+
+	if (!ws_pair(_metadata, AF_INET, role, 0, 0, &fd, &peer))
+		return;
+	TH_LOG("case: %s", what);
+	wb_send(_metadata, peer, wb, chunk, 0);
+	expect_close_frame(_metadata, peer, role, code, NULL, 0);
+	expect_app_close(_metadata, fd, code, WS_CLOSE_LOCAL, NULL, 0);
+	close(fd);
+	close(peer);
+}
+
+/* Same, on the fixture's pair. */
+static void expect_fail(struct __test_metadata *_metadata, int fd, int peer,
+			int role, int code)
+{
+	expect_close_frame(_metadata, peer, role, code, NULL, 0);
+	expect_app_close(_metadata, fd, code, WS_CLOSE_LOCAL, NULL, 0);
+}
+
+/* Autobahn 2.5 */
+TEST_F(ws_err, ping_too_big_1002)
+{
+	uint8_t p[126];
+
+	memset(p, 'x', sizeof(p));
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_PING, p, 126);
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_PROTOCOL_ERROR);
+}
+
+TEST_F(ws_err, pong_too_big_1002)
+{
+	uint8_t p[200];
+
+	memset(p, 'x', sizeof(p));
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_PONG, p, 200);
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_PROTOCOL_ERROR);
+}
+
+/* Autobahn 3.1-3.7, every RSV combination, on data and control frames. */
+TEST_F(ws_err, rsv_bits_1002)
+{
+	static const int ops[] = { WS_OP_TEXT, WS_OP_BINARY, WS_OP_PING,
+				   WS_OP_CLOSE };
+	struct wbuf wb = {};
+	char what[64];
+	int rsv;
+
+	for (rsv = 1; rsv <= 7; rsv++) {
+		int op = ops[rsv % 4];
+		const char *pl = op == WS_OP_CLOSE ? "\x03\xe8" : "hi";
+
+		wb_frame_raw(&wb, B0(true, rsv, op), peer_masks(variant->role),
+			     2, pl, 2);
+		snprintf(what, sizeof(what), "RSV=%d on %s", rsv, opname(op));
+		fresh_expect_fail(_metadata, variant->role, &wb, 0,
+				  WS_CLOSE_PROTOCOL_ERROR, what);
+	}
+	wb_free(&wb);
+}
+
+/* Autobahn 3.2/3.3: the message before is delivered, the ping after is not answered. */
+TEST_F(ws_err, rsv_after_message_no_pong)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "Hello", 5);
+	wb_frame_raw(&wb, B0(true, 2, WS_OP_TEXT), masks, 5, "Hello", 5);
+	wb_frame(&wb, masks, true, WS_OP_PING, "p", 1);
+	wb_send(_metadata, self->peer, &wb, 1, 0);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "Hello", 5);
+	/* The close, not a pong. */
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_PROTOCOL_ERROR);
+	expect_eof(_metadata, self->peer);
+	wb_free(&wb);
+}
+
+/* Autobahn 4.1.x, 4.2.x */
+TEST_F(ws_err, reserved_opcodes_1002)
+{
+	static const int ops[] = { 3, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf };
+	struct wbuf wb = {};
+	char what[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		wb_frame(&wb, peer_masks(variant->role), true, ops[i],
+			 "payload", i & 1 ? 7 : 0);
+		snprintf(what, sizeof(what), "opcode 0x%x", ops[i]);
+		fresh_expect_fail(_metadata, variant->role, &wb, 0,
+				  WS_CLOSE_PROTOCOL_ERROR, what);
+	}
+	wb_free(&wb);
+}
+
+/* Autobahn 4.1.3 */
+TEST_F(ws_err, reserved_opcode_after_message_no_pong)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "Hello", 5);
+	wb_frame(&wb, masks, true, 5, "", 0);
+	wb_frame(&wb, masks, true, WS_OP_PING, "p", 1);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "Hello", 5);
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_PROTOCOL_ERROR);
+	wb_free(&wb);
+}
+
+/* Autobahn 5.9-5.11: CONT (FIN) with nothing to continue, at every chop. */
+TEST_F(ws_err, cont_without_start_1002)
+{
+	static const size_t chops[] = { 0, 1 };
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		wb_frame(&wb, masks, true, WS_OP_CONT, "non-continuation payload",
+			 24);
+		wb_frame(&wb, masks, true, WS_OP_TEXT, "Hello, world!", 13);
+		fresh_expect_fail(_metadata, variant->role, &wb, chops[i],
+				  WS_CLOSE_PROTOCOL_ERROR, "CONT FIN=1 first");
+	}
+	wb_free(&wb);
+}
+
+/* Autobahn 5.12-5.14 */
+TEST_F(ws_err, cont_nofin_without_start_1002)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+
+	wb_frame(&wb, masks, false, WS_OP_CONT, "non-continuation payload", 24);
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "Hello, world!", 13);
+	wb_send(_metadata, self->peer, &wb, 1, 0);
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_PROTOCOL_ERROR);
+	wb_free(&wb);
+}
+
+/* Autobahn 5.15: a message, then a CONT that continues nothing. */
+TEST_F(ws_err, cont_after_complete_message_1002)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+
+	wb_frame(&wb, masks, false, WS_OP_TEXT, "fragment1", 9);
+	wb_frame(&wb, masks, true, WS_OP_CONT, "fragment2", 9);
+	wb_frame(&wb, masks, false, WS_OP_CONT, "fragment3", 9);
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "fragment4", 9);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "fragment1fragment2", 18);
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_PROTOCOL_ERROR);
+	wb_free(&wb);
+}
+
+/* Autobahn 5.18: a new TEXT while a message is open. */
+TEST_F(ws_err, text_inside_fragmented_1002)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+
+	wb_frame(&wb, masks, false, WS_OP_TEXT, "fragment1", 9);
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "fragment2", 9);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_close_frame(_metadata, self->peer, variant->role,
+			   WS_CLOSE_PROTOCOL_ERROR, NULL, 0);
+	wb_free(&wb);
+}
+
+TEST_F(ws_err, binary_inside_fragmented_1002)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+
+	wb_frame(&wb, masks, false, WS_OP_BINARY, "f1", 2);
+	wb_frame(&wb, masks, false, WS_OP_BINARY, "f2", 2);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_close_frame(_metadata, self->peer, variant->role,
+			   WS_CLOSE_PROTOCOL_ERROR, NULL, 0);
+	wb_free(&wb);
+}
+
+/* Autobahn 5.1, 5.2, and the same for close: control frames never fragment. */
+TEST_F(ws_err, fragmented_control_1002)
+{
+	static const int ops[] = { WS_OP_PING, WS_OP_PONG, WS_OP_CLOSE };
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		wb_frame(&wb, masks, false, ops[i], "\x03\xe8", 2);
+		wb_frame(&wb, masks, true, WS_OP_CONT, "xy", 2);
+		fresh_expect_fail(_metadata, variant->role, &wb, 0,
+				  WS_CLOSE_PROTOCOL_ERROR, opname(ops[i]));
+	}
+	wb_free(&wb);
+}
+
+/* RFC 6455 5.1: servers fail unmasked input, clients fail masked input. */
+TEST_F(ws_err, wrong_mask_1002)
+{
+	struct wbuf wb = {};
+
+	wb_frame(&wb, !peer_masks(variant->role), true, WS_OP_TEXT, "mask", 4);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_PROTOCOL_ERROR);
+	wb_free(&wb);
+}
+
+TEST_F(ws_err, wrong_mask_control_1002)
+{
+	struct wbuf wb = {};
+
+	wb_frame(&wb, !peer_masks(variant->role), true, WS_OP_PING, "m", 1);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_PROTOCOL_ERROR);
+	wb_free(&wb);
+}
+
+/* RFC 6455 5.2: the most significant bit of a 64-bit length must be 0. */
+TEST_F(ws_err, length_top_bit_1002)
+{
+	struct wbuf wb = {};
+
+	wb_frame_raw(&wb, B0(true, 0, WS_OP_BINARY), peer_masks(variant->role),
+		     1ULL << 63, "", 0);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_PROTOCOL_ERROR);
+	wb_free(&wb);
+}
+
+/* A header announcing more than the limit fails before any payload comes. */
+TEST_F(ws_err, huge_length_header_1009)
+{
+	struct wbuf wb = {};
+
+	wb_frame_raw(&wb, B0(true, 0, WS_OP_BINARY), peer_masks(variant->role),
+		     WS_MAX_MSG_DEFAULT + 1, "", 0);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_TOO_BIG);
+	wb_free(&wb);
+}
+
+static int unhex(const char *hex, uint8_t *out)
+{
+	int n = 0;
+
+	while (hex[0] && hex[1]) {
+		unsigned int b;
+
+		sscanf(hex, "%2x", &b);
+		out[n++] = b;
+		hex += 2;
+	}
+	return n;
+}
+
+/* Autobahn 6.x: payloads that are not UTF-8. */
+static const char * const utf8_invalid[] = {
+	"cebae1bdb9cf83cebcceb5eda080656469746564",	/* 6.3.1 */
+	"ce", "cebae1", "cebae1bd", "cebae1bdb9cf83ce",	/* 6.6.x */
+	"f888808080", "fc8480808080",			/* 6.8.x */
+	"f7bfbfbf", "fbbfbfbfbf", "fdbfbfbfbfbf",	/* 6.10.x */
+	"f4908080",					/* 6.11.5 */
+	"80", "bf", "80bf", "80bf80bf80bf",		/* 6.12.x */
+	"c020c120", "e020e120", "f020f120", "f820", "fc20", /* 6.13.x */
+	"c0", "e080", "f08080", "df", "efbf", "f7bfbf",	/* 6.14.x */
+	"fe", "ff", "fefeffff",				/* 6.16.x */
+	"c0af", "e080af", "f08080af", "f8808080af",	/* 6.17.x */
+	"c1bf", "e09fbf", "f08fbfbf",			/* 6.18.x */
+	"c080", "e08080", "f0808080",			/* 6.19.x */
+	"eda080", "edadbf", "edae80", "edafbf", "edb080", "edbe80", "edbfbf",
+	"eda080edb080", "edafbfedbfbf",			/* 6.21.x */
+};
+
+/* Autobahn 6.x: valid edge cases. */
+static const char * const utf8_valid[] = {
+	"48656c6c6f2dc2b540c39fc3b6c3a4c3bcc3a0c3a12d5554462d382121", /* 6.2.1 */
+	"cebae1bdb9cf83cebcceb5", "ceba", "cebae1bdb9cf83cebc",
+	"00", "c280", "e0a080", "f0908080",		/* 6.7.x */
+	"7f", "dfbf", "efbfbf", "f48fbfbf",		/* 6.9.x */
+	"ed9fbf", "ee8080", "efbfbd",			/* 6.11.x */
+	"efbfbe", "efbfbf",				/* 6.23: non-characters */
+};
+
+TEST_F(ws_err, utf8_invalid_1007)
+{
+	struct wbuf wb = {};
+	uint8_t p[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(utf8_invalid) / sizeof(utf8_invalid[0]); i++) {
+		int n = unhex(utf8_invalid[i], p);
+
+		wb_frame(&wb, peer_masks(variant->role), true, WS_OP_TEXT, p, n);
+		fresh_expect_fail(_metadata, variant->role, &wb, 0,
+				  WS_CLOSE_INVALID_DATA, utf8_invalid[i]);
+	}
+	wb_free(&wb);
+}
+
+TEST_F(ws_err, utf8_valid_delivered)
+{
+	struct wbuf wb = {};
+	uint8_t p[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(utf8_valid) / sizeof(utf8_valid[0]); i++) {
+		int n = unhex(utf8_valid[i], p);
+
+		TH_LOG("case: %s", utf8_valid[i]);
+		wb_frame(&wb, peer_masks(variant->role), true, WS_OP_TEXT, p, n);
+		wb_send(_metadata, self->peer, &wb, 0, 0);
+		expect_message(_metadata, self->fd, WS_OP_TEXT, p, n);
+	}
+	wb_free(&wb);
+}
+
+/* Binary messages are never checked. */
+TEST_F(ws_err, utf8_not_checked_in_binary)
+{
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		  "\xff\xc0\x80", 3);
+	expect_message(_metadata, self->fd, WS_OP_BINARY, "\xff\xc0\x80", 3);
+}
+
+/* Autobahn 6.3.2: invalid, one octet per segment. */
+TEST_F(ws_err, utf8_invalid_octetwise_1007)
+{
+	struct wbuf wb = {};
+	uint8_t p[64];
+	int n = unhex(utf8_invalid[0], p);
+
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_TEXT, p, n);
+	wb_send(_metadata, self->peer, &wb, 1, 0);
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_INVALID_DATA);
+	wb_free(&wb);
+}
+
+/* Autobahn 6.2.3/6.2.4: valid text, one octet per fragment. */
+TEST_F(ws_err, utf8_valid_split_fragments)
+{
+	static const char * const msgs[] = {
+		"48656c6c6f2dc2b540c39fc3b6c3a4c3bcc3a0c3a12d5554462d382121",
+		"cebae1bdb9cf83cebcceb5",
+	};
+	struct wbuf wb = {};
+	uint8_t p[64];
+	size_t m;
+	int i, n;
+
+	for (m = 0; m < 2; m++) {
+		n = unhex(msgs[m], p);
+		for (i = 0; i < n; i++)
+			wb_frame(&wb, peer_masks(variant->role), i == n - 1,
+				 i ? WS_OP_CONT : WS_OP_TEXT, p + i, 1);
+		wb_send(_metadata, self->peer, &wb, 0, 0);
+		expect_message(_metadata, self->fd, WS_OP_TEXT, p, n);
+	}
+	wb_free(&wb);
+}
+
+/* The invalid sequence is split across two fragments. */
+TEST_F(ws_err, utf8_invalid_split_fragments_1007)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+
+	wb_frame(&wb, masks, false, WS_OP_TEXT, "ab\xed", 3);
+	wb_frame(&wb, masks, true, WS_OP_CONT, "\xa0\x80", 2);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_INVALID_DATA);
+	wb_free(&wb);
+}
+
+/* A message may not end inside a sequence, even after valid fragments. */
+TEST_F(ws_err, utf8_truncated_at_end_1007)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+
+	wb_frame(&wb, masks, false, WS_OP_TEXT, "ok\xce", 3);
+	wb_frame(&wb, masks, true, WS_OP_CONT, "", 0);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_INVALID_DATA);
+	wb_free(&wb);
+}
+
+/*
+ * Autobahn 6.4.1/6.4.2: the connection fails as soon as a fragment proves
+ * the text invalid, before the message's later fragments are even sent.
+ */
+TEST_F(ws_err, utf8_fail_fast_fragments)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+	uint8_t p[32];
+	int n;
+
+	n = unhex("cebae1bdb9cf83cebcceb5", p);
+	wb_frame(&wb, masks, false, WS_OP_TEXT, p, n);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+	n = unhex("f4908080", p);
+	wb_frame(&wb, masks, false, WS_OP_CONT, p, n);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	/* Fails now; "656469746564" and FIN are never sent. */
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_INVALID_DATA);
+	wb_free(&wb);
+}
+
+/* Autobahn 6.4.3/6.4.4: the same inside one frame, in chops. */
+TEST_F(ws_err, utf8_fail_fast_chops)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+	uint8_t p[32];
+	size_t first;
+	int n;
+
+	n = unhex("cebae1bdb9cf83cebcceb5f4908080656469746564", p);
+	wb_frame(&wb, masks, true, WS_OP_TEXT, p, n);
+	first = wb.len - n + 11;	/* header + the valid part */
+	ASSERT_EQ(0, send_chunks(self->peer, wb.p, first, 0, 0));
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+	ASSERT_EQ(0, send_chunks(self->peer, wb.p + first, 2, 0, 0)); /* f4 90 */
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_INVALID_DATA);
+	wb_free(&wb);
+}
+
+/* Autobahn 7.3.2 */
+TEST_F(ws_err, close_one_byte_1002)
+{
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_CLOSE,
+		  "\x03", 1);
+	expect_close_frame(_metadata, self->peer, variant->role,
+			   WS_CLOSE_PROTOCOL_ERROR, NULL, 0);
+}
+
+/* Autobahn 7.9.x, 7.13.x */
+TEST_F(ws_err, close_invalid_codes_1002)
+{
+	static const int codes[] = { 0, 999, 1004, 1005, 1006, 1015, 1016,
+				     1100, 2000, 2999, 5000, 65535 };
+	struct wbuf wb = {};
+	char what[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		int fd, peer;
+
+		if (!ws_pair(_metadata, AF_INET, variant->role, 0, 0, &fd, &peer))
+			return;
+		snprintf(what, sizeof(what), "close code %d", codes[i]);
+		TH_LOG("case: %s", what);
+		wb_close(&wb, peer_masks(variant->role), codes[i], "", 0);
+		wb_send(_metadata, peer, &wb, 0, 0);
+		expect_close_frame(_metadata, peer, variant->role,
+				   WS_CLOSE_PROTOCOL_ERROR, NULL, 0);
+		close(fd);
+		close(peer);
+	}
+	wb_free(&wb);
+}
+
+/* Autobahn 7.7.x: valid codes are echoed, and reach the application. */
+TEST_F(ws_err, close_valid_codes_echoed)
+{
+	static const int codes[] = { 1000, 1001, 1002, 1003, 1007, 1008, 1009,
+				     1010, 1011, 3000, 3999, 4000, 4999 };
+	struct wbuf wb = {};
+	size_t i;
+
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		int fd, peer;
+
+		if (!ws_pair(_metadata, AF_INET, variant->role, 0, 0, &fd, &peer))
+			return;
+		TH_LOG("case: close code %d", codes[i]);
+		wb_close(&wb, peer_masks(variant->role), codes[i], "why", 3);
+		wb_send(_metadata, peer, &wb, 0, 0);
+		expect_close_frame(_metadata, peer, variant->role, codes[i],
+				   NULL, 0);
+		expect_app_close(_metadata, fd, codes[i], 0, "why", 3);
+		close(fd);
+		close(peer);
+	}
+	wb_free(&wb);
+}
+
+/* Autobahn 7.3.5/7.3.6: 123 bytes of reason fit, 124 make a 126-byte frame. */
+TEST_F(ws_err, close_reason_max_echoed)
+{
+	uint8_t r[123];
+
+	memset(r, 'r', sizeof(r));
+	{
+		struct wbuf wb = {};
+
+		wb_close(&wb, peer_masks(variant->role), 1000, r, sizeof(r));
+		wb_send(_metadata, self->peer, &wb, 0, 0);
+		wb_free(&wb);
+	}
+	expect_close_frame(_metadata, self->peer, variant->role, 1000, NULL, 0);
+	expect_app_close(_metadata, self->fd, 1000, 0, r, sizeof(r));
+}
+
+TEST_F(ws_err, close_reason_too_long_1002)
+{
+	uint8_t r[124];
+	struct wbuf wb = {};
+
+	memset(r, 'r', sizeof(r));
+	wb_close(&wb, peer_masks(variant->role), 1000, r, sizeof(r));
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_close_frame(_metadata, self->peer, variant->role,
+			   WS_CLOSE_PROTOCOL_ERROR, NULL, 0);
+	wb_free(&wb);
+}
+
+/* Autobahn 7.5.1 */
+TEST_F(ws_err, close_invalid_utf8_reason_1007)
+{
+	uint8_t r[32];
+	struct wbuf wb = {};
+	int n = unhex("cebae1bdb9cf83cebcceb5eda080656469746564", r);
+
+	wb_close(&wb, peer_masks(variant->role), 1000, r, n);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_close_frame(_metadata, self->peer, variant->role,
+			   WS_CLOSE_INVALID_DATA, NULL, 0);
+	wb_free(&wb);
+}
+
+/* Autobahn 7.1.3: no pong after a close. */
+TEST_F(ws_err, ping_after_close_no_pong)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+
+	wb_close(&wb, masks, 1000, "", 0);
+	wb_frame(&wb, masks, true, WS_OP_PING, "late", 4);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_close_frame(_metadata, self->peer, variant->role, 1000, NULL, 0);
+	expect_eof(_metadata, self->peer);
+	wb_free(&wb);
+}
+
+/* Autobahn 7.1.5: a close inside a fragmented message is still a clean close. */
+TEST_F(ws_err, close_inside_fragmented)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+
+	wb_frame(&wb, masks, false, WS_OP_TEXT, "fragment1", 9);
+	wb_close(&wb, masks, 1000, "", 0);
+	wb_frame(&wb, masks, true, WS_OP_CONT, "fragment2", 9);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_close_frame(_metadata, self->peer, variant->role, 1000, NULL, 0);
+	wb_free(&wb);
+}
+
+/* After a failure nothing more is delivered, even if it was already sent. */
+TEST_F(ws_err, no_delivery_after_failure)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+
+	wb_frame(&wb, masks, true, 3, "", 0);
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "after", 5);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_fail(_metadata, self->fd, self->peer, variant->role,
+		    WS_CLOSE_PROTOCOL_ERROR);
+	wb_free(&wb);
+}
+
+TEST_F(ws_err, failure_then_fin)
+{
+	peer_send(_metadata, self->peer, variant->role, true, 0xb, "", 0);
+	expect_close_frame(_metadata, self->peer, variant->role,
+			   WS_CLOSE_PROTOCOL_ERROR, NULL, 0);
+	expect_eof(_metadata, self->peer);
+}
+
+TEST_HARNESS_MAIN
