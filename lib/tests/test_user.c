@@ -23,83 +23,13 @@
 #include "kws.h"
 #include "kws_codec.h"
 #include "tap.h"
-
-#define MIB (1024 * 1024)
+#include "util.h"
 
 static const struct kws_attach_opts user_opts = {
 	.flags = KWS_ATTACH_USERSPACE,
 };
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static void fill(uint8_t *buf, size_t n, int opcode, unsigned int seed)
-{
-	size_t i = 0;
-
-	if (opcode == WS_OP_BINARY) {
-		for (; i < n; i++)
-			buf[i] = (uint8_t)(i * 131 + seed);
-		return;
-	}
-	/* valid UTF-8: ASCII with a whole "€" every 50 bytes where it fits */
-	while (i < n) {
-		if (i % 50 == 0 && n - i >= 3) {
-			memcpy(buf + i, "\xe2\x82\xac", 3);
-			i += 3;
-		} else {
-			buf[i] = 'a' + (i + seed) % 26;
-			i++;
-		}
-	}
-}
-
-static int tcp_listener(int family, uint16_t *port)
-{
-	struct sockaddr_storage ss = { 0 };
-	socklen_t len;
-	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (void *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (void *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_addr = in6addr_loopback;
-		len = sizeof(*sin6);
-	}
-	if (bind(fd, (void *)&ss, len) || listen(fd, 8) ||
-	    getsockname(fd, (void *)&ss, &len)) {
-		close(fd);
-		return -1;
-	}
-	*port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
-		      ((struct sockaddr_in6 *)&ss)->sin6_port);
-	return fd;
-}
-
-static int tcp_connect(uint16_t port)
-{
-	struct sockaddr_in sin = {
-		.sin_family = AF_INET,
-		.sin_port = htons(port),
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (connect(fd, (void *)&sin, sizeof(sin))) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 /* A connected pair of raw stream sockets: AF_UNIX or TCP loopback. */
 static int raw_pair(int tcp, int fds[2])
@@ -135,70 +65,6 @@ static int conn_pair(int tcp, struct kws_conn **c, struct kws_conn **s,
 	return 0;
 }
 
-/*
- * Receive one whole message into @buf (up to @size) in reads of at most
- * @chunk bytes. Returns its length with *@opcode, or -1; a close or EOF
- * returns -2 with *@opcode set.
- */
-static ssize_t recv_msg(struct kws_conn *c, uint8_t *buf, size_t size,
-			size_t chunk, int *opcode, int *early_eom)
-{
-	struct kws_msg_info mi;
-	size_t off = 0;
-
-	*opcode = 0;
-	if (early_eom)
-		*early_eom = 0;
-	for (;;) {
-		size_t want = size - off < chunk ? size - off : chunk;
-		ssize_t n = kws_recv(c, buf + off, want, &mi);
-
-		if (n < 0)
-			return -1;
-		if (mi.opcode == 0 || mi.opcode == WS_OP_CLOSE) {
-			*opcode = mi.opcode;
-			return -2;
-		}
-		if (*opcode && *opcode != mi.opcode)
-			return -1;
-		*opcode = mi.opcode;
-		off += n;
-		if (mi.eom)
-			return off;
-		if (off == size)
-			return -1;
-	}
-}
-
-struct echo {
-	struct kws_conn *conn;
-	size_t chunk;		/* recv size */
-	int messages;		/* echoed */
-	int close_code;		/* close seen, or -1 */
-};
-
-/* Echo every message until a close or EOF. Runs in its own thread. */
-static void *echo_main(void *arg)
-{
-	struct echo *e = arg;
-	uint8_t *buf = malloc(2 * MIB);
-	int opcode;
-
-	e->close_code = -1;
-	for (;;) {
-		ssize_t n = recv_msg(e->conn, buf, 2 * MIB, e->chunk, &opcode,
-				     NULL);
-
-		if (n < 0)
-			break;
-		if (kws_send(e->conn, opcode, buf, n, 0) != n)
-			break;
-		e->messages++;
-	}
-	free(buf);
-	return NULL;
-}
-
 /* ---- echo of every size, both roles ------------------------------------ */
 
 static const size_t sizes[] = { 0, 1, 125, 126, 127, 65535, 65536, 65537,
@@ -230,7 +96,7 @@ static void test_echo(int tcp, int client_sends)
 			fill(out, n, op, i);
 			ok = kws_send(me, op, out, n, 0) == (ssize_t)n;
 			/* read back in pieces of an odd size: partial reads */
-			got = recv_msg(me, in, MIB, 65521, &opcode, NULL);
+			got = recv_msg(me, in, MIB, 65521, &opcode);
 			ok = ok && got == (ssize_t)n && opcode == op &&
 			     !memcmp(in, out, n);
 			tap_ok(ok, "%s_echo_%s_%s_%zu", who, tr,
@@ -262,7 +128,7 @@ static void test_fragments(void)
 	ok = kws_send(c, WS_OP_TEXT, "abc", 3, KWS_MORE) == 3 &&
 	     kws_send(c, WS_OP_TEXT, "", 0, KWS_MORE) == 0 &&
 	     kws_send(c, WS_OP_TEXT, "defg", 4, 0) == 4;
-	n = recv_msg(s, buf, sizeof(buf), sizeof(buf), &opcode, NULL);
+	n = recv_msg(s, buf, sizeof(buf), sizeof(buf), &opcode);
 	tap_ok(ok && n == 7 && opcode == WS_OP_TEXT && !memcmp(buf, "abcdefg", 7),
 	       "server_recv_fragmented_text_as_one_message");
 
@@ -271,7 +137,7 @@ static void test_fragments(void)
 	       kws_send(c, WS_OP_TEXT, "y", 1, 0) == -1 && errno == EINVAL,
 	       "client_refuse_opcode_change_inside_message");
 	kws_send(c, WS_OP_BINARY, "z", 1, 0);
-	n = recv_msg(s, buf, sizeof(buf), sizeof(buf), &opcode, NULL);
+	n = recv_msg(s, buf, sizeof(buf), sizeof(buf), &opcode);
 	tap_ok(n == 2 && opcode == WS_OP_BINARY && !memcmp(buf, "xz", 2),
 	       "server_recv_message_after_refused_change");
 
@@ -326,8 +192,7 @@ static void test_fragments(void)
 		for (int i = 0; i < 3; i++)
 			ok = ok && kws_send(c, WS_OP_BINARY, big + i * 300000,
 					    300000, i < 2 ? KWS_MORE : 0) == 300000;
-		n = recv_msg(c, got, 3 * 300000 + 1, 3 * 300000 + 1, &opcode,
-			     NULL);
+		n = recv_msg(c, got, 3 * 300000 + 1, 3 * 300000 + 1, &opcode);
 		tap_ok(ok && n == 900000 && !memcmp(got, big, 900000),
 		       "client_send_3_fragments_900k_echoed_whole");
 		kws_send_close(c, WS_CLOSE_NORMAL, NULL);
@@ -494,38 +359,6 @@ static void test_close(int tcp)
 /* ---- failures against a raw peer ------------------------------------------- */
 
 /* Append a frame as a peer would write it, masked if @mask is not NULL. */
-static void frame_put(uint8_t *buf, size_t *n, uint8_t b0, const void *payload,
-		      size_t len, const uint8_t *mask)
-{
-	uint8_t *o = buf + *n;
-	unsigned int h = kws_frame_build(o, b0 & 0x0f, !!(b0 & 0x80), len,
-					 mask);
-
-	o[0] = b0;	/* keep RSV bits as given */
-	if (mask)
-		kws_mask_copy(o + h, payload, len, mask, 0);
-	else
-		memcpy(o + h, payload, len);
-	*n += h + len;
-}
-
-/* Read what the conn sent: expect a close frame with @code, then EOF. */
-static int raw_expect_close(int fd, uint16_t code, int masked)
-{
-	uint8_t buf[64];
-	ssize_t n, total = 0, e;
-
-	while ((n = read(fd, buf + total, sizeof(buf) - total)) > 0)
-		total += n;
-	e = masked ? 8 : 4;
-	if (total != e || buf[0] != 0x88 || (buf[1] & 0x7f) != 2 ||
-	    !!(buf[1] & 0x80) != masked)
-		return 0;
-	if (masked)
-		kws_mask_copy(buf + 6, buf + 6, 2, buf + 2, 0);
-	return buf[e - 2] == code >> 8 && buf[e - 1] == (code & 0xff);
-}
-
 static void test_fail_one(const char *name, int role, uint64_t max,
 			  const uint8_t *frames, size_t len, uint16_t code,
 			  const char *first)
@@ -855,36 +688,6 @@ static void test_client_socket(void)
 	"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" \
 	"Sec-WebSocket-Version: 13\r\n"
 
-struct accept_arg {
-	int lfd;
-	int r, err;
-	struct kws_conn *conn;
-	struct kws_server_opts *opts;
-};
-
-static void *accept_main(void *arg)
-{
-	struct accept_arg *a = arg;
-
-	errno = 0;
-	a->r = kws_accept(a->lfd, a->opts, &a->conn);
-	a->err = errno;
-	return NULL;
-}
-
-static ssize_t read_head(int fd, char *buf, size_t size)
-{
-	size_t len = 0;
-	ssize_t n;
-
-	while (len < size - 1 && (n = read(fd, buf + len, 1)) == 1) {
-		buf[++len] = 0;
-		if (strstr(buf, "\r\n\r\n"))
-			break;
-	}
-	return len;
-}
-
 static void test_server_socket(void)
 {
 	static const uint8_t m[4] = { 9, 8, 7, 6 };
@@ -1015,11 +818,11 @@ static void test_connect_accept(int family)
 	pthread_create(&eth, NULL, echo_main, &e);
 	fill(out, sizeof(out), WS_OP_TEXT, 3);
 	kws_send(c, WS_OP_TEXT, out, sizeof(out), 0);
-	n = recv_msg(c, buf, sizeof(buf), 777, &opcode, NULL);
+	n = recv_msg(c, buf, sizeof(buf), 777, &opcode);
 	tap_ok(n == (ssize_t)sizeof(out) && !memcmp(buf, out, n),
 	       "connect_accept_%s_echo", name);
 	kws_send_close(c, 1001, "going");
-	n = recv_msg(c, buf, sizeof(buf), sizeof(buf), &opcode, NULL);
+	n = recv_msg(c, buf, sizeof(buf), sizeof(buf), &opcode);
 	pthread_join(eth, NULL);
 	tap_ok(n == -2 && opcode == WS_OP_CLOSE, "connect_accept_%s_close", name);
 	kws_close(c);
