@@ -86,19 +86,20 @@ tap() {	# tap OK|FAIL NAME [WHY]
 }
 
 # Run a TAP-printing program, renumber its lines into this script's plan, and fail the group
-# (one extra line) if it exits non-zero without a failing line.
+# (one extra line) if it exits non-zero without a failing line. A pipe into a loop that runs in
+# this shell (lastpipe), not process substitution: the VM has no /dev/fd.
+shopt -s lastpipe
 tap_from() {	# tap_from NAME TIMEOUT CMD...
-	local name=$1 limit=$2 line rc=unknown before=$failed
+	local name=$1 limit=$2 line rc before=$failed
 	shift 2
-	# The last line carries the exit status, which process substitution would hide.
-	while IFS= read -r line; do
+	timeout -k 5 "$limit" "$@" 2>&1 | while IFS= read -r line; do
 		case "$line" in
 		"ok "[0-9]*)		tap OK "${line#ok [0-9]* }" ;;
 		"not ok "[0-9]*)	tap FAIL "${line#not ok [0-9]* }" ;;
-		__rc=*)			rc=${line#__rc=} ;;
 		*)			echo "# $line" ;;
 		esac
-	done < <(timeout -k 5 "$limit" "$@" 2>&1; echo "__rc=$?")
+	done
+	rc=${PIPESTATUS[0]}
 	if [ "$rc" != 0 ] && [ "$failed" = "$before" ]; then
 		tap FAIL "$name" "exit status $rc"
 	fi
