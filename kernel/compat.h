@@ -2,7 +2,7 @@
 /*
  * kws compat: the only place that tests LINUX_VERSION_CODE. Written against
  * 6.12 and mapped back to 6.1; force-included into every kws.ko object by
- * Kbuild (-include kernel/compat.h). Blocks run newest first.
+ * Kbuild (-include). Blocks run newest first.
  *
  * Debian backports make some pure version tests wrong (MSG_SPLICE_PAGES is
  * defined but not implemented by 6.1.192's TCP, for instance); kws does not
@@ -69,6 +69,5 @@
  * timer_delete_sync() (6.2, "timers: Rename del_timer_sync()") is in
  * Debian's 6.1.192 as a stable backport, so kws uses it unconditionally.
  */
-
 
 #endif /* KWS_COMPAT_H */

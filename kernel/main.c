@@ -12,6 +12,7 @@
 #include <linux/netdevice.h>
 #include <linux/slab.h>
 #include <linux/tcp.h>
+#include <net/genetlink.h>
 #include <net/inet_common.h>
 #include <net/netlink.h>
 #include <net/tcp.h>
@@ -189,7 +190,7 @@ static int kws_set_max_msg(struct kws_ctx *ctx, sockptr_t optval,
 	if (copy_from_sockptr(&val, optval, sizeof(val)))
 		return -EFAULT;
 	if (!val)
-		val = WS_MAX_MSG_DEFAULT;
+		val = kws_net_default_max_msg(sock_net(ctx->sk));
 	ctx->max_msg = val;
 	/* Takes effect at the next frame header. */
 	ctx->parser.max_msg = val;
@@ -380,7 +381,7 @@ static void kws_close(struct sock *sk, long timeout)
 		/* RFC 6455 7.4.1: 1001 "going away", if it fits right now. */
 		if (!ctx->close_sent && !ctx->rx_failed)
 			kws_ctrl_queue_close(ctx, WS_CLOSE_GOING_AWAY, NULL, 0);
-		kws_ctrl_flush(sk, ctx, MSG_DONTWAIT);
+		kws_ctrl_flush(sk, ctx, MSG_DONTWAIT | MSG_NOSIGNAL);
 	}
 	kws_rx_purge(sk, ctx);
 
@@ -446,6 +447,7 @@ static void kws_build_proto(struct sock *sk)
 	int fam = sk->sk_family == AF_INET6 ? KWS_V6 : KWS_V4;
 	struct proto *prot = READ_ONCE(sk->sk_prot);
 
+	/* Paired with smp_store_release() below: tables written before. */
 	if (likely(prot == smp_load_acquire(&kws_saved_prot[fam])))
 		return;
 	mutex_lock(&kws_prot_mutex);
@@ -483,7 +485,7 @@ static int kws_init(struct sock *sk)
 	ctx->sk = sk;
 	ctx->sk_proto = READ_ONCE(sk->sk_prot);
 	ctx->sk_ops = READ_ONCE(sk->sk_socket->ops);
-	ctx->max_msg = WS_MAX_MSG_DEFAULT;
+	ctx->max_msg = kws_net_default_max_msg(sock_net(sk));
 	ctx->tx_opcode = WS_OP_BINARY;
 	mutex_init(&ctx->tx_lock);
 	mutex_init(&ctx->rx_lock);
@@ -600,3 +602,4 @@ module_exit(kws_module_exit);
 MODULE_DESCRIPTION("WebSocket (RFC 6455) TCP upper layer protocol");
 MODULE_LICENSE("GPL");
 MODULE_ALIAS_TCP_ULP("ws");
+MODULE_ALIAS_GENL_FAMILY(KWS_GENL_NAME);
