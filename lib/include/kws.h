@@ -165,7 +165,8 @@ int kws_hs_client_response(struct kws_hs *hs, const void *bytes, size_t len,
  *   if kws_hs_status(hs) == 101: kws_attach(fd, WS_ROLE_SERVER, ...,
  *                                           bytes + used, len - used);
  *   kws_hs_free(hs);
- * Returns NULL with errno ENOMEM. @opts is copied.
+ * Returns NULL with errno ENOMEM, or EINVAL if a protocol is not a token or
+ * an extra header is not a "Name: value" line. @opts is copied.
  */
 struct kws_hs *kws_hs_server_new(const struct kws_server_opts *opts);
 

@@ -5,7 +5,7 @@
  * other end (kernel client + userspace server and the reverse), failure
  * closes and leftover bytes handed over with WS_LEFTOVER.
  *
- * Needs kws.ko: run it as `tools/vm/run -- lib/tests/kernel_path`. Where the
+ * Needs kws.ko: run it as `tools/vm/run -- lib/tests/kernel_test`. Where the
  * module is missing (the host), it reports one skipped test and passes.
  */
 #define _GNU_SOURCE
