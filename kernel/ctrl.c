@@ -223,8 +223,12 @@ void kws_ctrl_work(struct work_struct *work)
 	struct sock *sk = ctx->sk;
 
 	if (!mutex_trylock(&ctx->tx_lock)) {
-		/* The writer flushes on its way out; retry in case it left. */
-		kws_queue_delayed_work(ctx, &ctx->tx_work, 1);
+		/*
+		 * The writer flushes on its way out; retry later in case it
+		 * already passed that point (10 ms, as kTLS's tx_work).
+		 */
+		kws_queue_delayed_work(ctx, &ctx->tx_work,
+				       msecs_to_jiffies(10));
 		goto out;
 	}
 	lock_sock(sk);
