@@ -429,6 +429,8 @@ KWS_EXPORT void kws_close(struct kws_conn *conn)
 {
 	if (!conn)
 		return;
+	if (conn->user)
+		kws_user_going_away(conn);
 	close(conn->fd);
 	kws_user_free(conn->user);
 	free(conn->protocol);

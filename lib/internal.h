@@ -68,6 +68,7 @@ int kws_random(void *buf, size_t len);
 /* user.c: the userspace codec behind kws_send/kws_recv */
 int kws_user_attach(struct kws_conn *conn, const struct kws_attach_opts *opts,
 		    const void *leftover, size_t len);
+void kws_user_going_away(struct kws_conn *conn);
 void kws_user_free(struct kws_user *u);
 ssize_t kws_user_send(struct kws_conn *conn, int opcode, const void *buf,
 		      size_t len, unsigned int flags);

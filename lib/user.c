@@ -54,6 +54,36 @@ int kws_user_attach(struct kws_conn *conn, const struct kws_attach_opts *opts,
 	return 0;
 }
 
+/*
+ * At kws_close() of an open connection: close 1001 "going away" (RFC 6455
+ * 7.4.1), only if it goes out whole without blocking, as the ULP does at
+ * close(2). Nobody else may use the connection any more.
+ */
+void kws_user_going_away(struct kws_conn *conn)
+{
+	struct kws_user *u = conn->user;
+	uint8_t frame[KWS_FRAME_HDR_MAX + 2];
+	uint8_t mask[4], *maskp = NULL;
+	unsigned int h;
+
+	if (u->close_sent || u->failed || u->tx_broken || u->tx_open)
+		return;
+	if (conn->role == WS_ROLE_CLIENT) {
+		if (kws_random(mask, sizeof(mask)))
+			return;
+		maskp = mask;
+	}
+	h = kws_frame_build(frame, KWS_OP_CLOSE, 1, 2, maskp);
+	frame[h] = WS_CLOSE_GOING_AWAY >> 8;
+	frame[h + 1] = WS_CLOSE_GOING_AWAY & 0xff;
+	if (maskp)
+		kws_mask_copy(frame + h, frame + h, 2, mask, 0);
+	/* all or nothing is up to TCP; a partial frame dies with the fd */
+	if (send(conn->fd, frame, h + 2, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		return;
+	u->close_sent = 1;
+}
+
 void kws_user_free(struct kws_user *u)
 {
 	if (!u)
@@ -145,9 +175,24 @@ ssize_t kws_user_send(struct kws_conn *conn, int opcode, const void *buf,
 }
 
 /*
- * Send a close frame with @code (0: empty payload) and @reason; once close
- * frames went both ways, shut the TCP send side (RFC 6455 7.1.1, like the
- * ULP). Called with tx_lock held.
+ * RFC 6455 7.1.1: "the server MUST close the underlying TCP connection
+ * first". As the ULP does: a server shuts its send side once close frames
+ * went both ways, a client leaves that to close(2) after the server's FIN;
+ * either shuts at once after failing the connection. Called with tx_lock
+ * held.
+ */
+static void close_tcp(struct kws_conn *conn)
+{
+	struct kws_user *u = conn->user;
+
+	if (u->failed || (u->close_sent && u->close_rcvd &&
+			  conn->role == WS_ROLE_SERVER))
+		shutdown(conn->fd, SHUT_WR);
+}
+
+/*
+ * Send a close frame with @code (0: empty payload) and @reason, then shut
+ * TCP if its turn has come. Called with tx_lock held.
  */
 static int do_send_close(struct kws_conn *conn, uint16_t code,
 			 const void *reason, size_t rlen)
@@ -165,8 +210,7 @@ static int do_send_close(struct kws_conn *conn, uint16_t code,
 	if (ret)
 		tx_broken(u);
 	u->close_sent = 1;
-	if (u->close_rcvd || u->failed)
-		shutdown(conn->fd, SHUT_WR);
+	close_tcp(conn);
 	return ret;
 }
 
@@ -215,7 +259,7 @@ static void fail_connection(struct kws_conn *conn, uint16_t code)
 	if (!u->close_sent && !u->tx_broken)
 		do_send_close(conn, code, NULL, 0);
 	else
-		shutdown(conn->fd, SHUT_WR);
+		close_tcp(conn);
 	pthread_mutex_unlock(&u->tx_lock);
 	u->ctl_len = 0;
 	report_close(u, code, WS_CLOSE_LOCAL);
@@ -250,7 +294,7 @@ static void handle_control(struct kws_conn *conn, const struct kws_event *ev)
 			do_send_close(conn, ev->code == WS_CLOSE_NO_STATUS ?
 				      0 : ev->code, NULL, 0);
 		else
-			shutdown(conn->fd, SHUT_WR);
+			close_tcp(conn);
 		pthread_mutex_unlock(&u->tx_lock);
 		u->ctl_len = ev->len > 2 ? ev->len - 2 : 0;
 		u->ctl_off = 0;

@@ -400,8 +400,10 @@ int kws_is_kernel(const struct kws_conn *conn);
 const char *kws_protocol(const struct kws_conn *conn);
 
 /*
- * Close the socket and free @conn (NULL is fine). It sends nothing: call
- * kws_send_close() first for a clean close.
+ * Close the socket and free @conn (NULL is fine). If no close frame was
+ * sent yet, a close 1001 ("going away") is sent when it can go out without
+ * blocking (the ULP does the same at close(2)). For a clean close call
+ * kws_send_close() first and read the peer's close.
  */
 void kws_close(struct kws_conn *conn);
 

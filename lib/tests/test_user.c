@@ -535,6 +535,24 @@ static void test_wire(void)
 	kws_close(conn);
 	close(fds[1]);
 
+	/* kws_close of an open connection: 1001 going away, like close(2) */
+	for (int role = WS_ROLE_CLIENT; role <= WS_ROLE_SERVER; role++) {
+		socketpair(AF_UNIX, SOCK_STREAM, 0, fds);
+		kws_attach(fds[0], role, &user_opts, NULL, 0, &conn);
+		kws_close(conn);
+		tap_ok(raw_expect_close(fds[1], 1001, role == WS_ROLE_CLIENT),
+		       "%s_close_sends_1001_going_away",
+		       role == WS_ROLE_CLIENT ? "client" : "server");
+		close(fds[1]);
+	}
+	/* ... but nothing after a close was sent */
+	socketpair(AF_UNIX, SOCK_STREAM, 0, fds);
+	kws_attach(fds[0], WS_ROLE_SERVER, &user_opts, NULL, 0, &conn);
+	kws_send_close(conn, 4000, NULL);
+	kws_close(conn);
+	tap_ok(raw_expect_close(fds[1], 4000, 0), "server_close_after_close_sends_nothing");
+	close(fds[1]);
+
 	errno = 0;
 	tap_ok(kws_attach(0, 3, NULL, NULL, 0, &conn) == -1 && errno == EINVAL,
 	       "attach_refuse_bad_role");
