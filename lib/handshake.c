@@ -418,7 +418,19 @@ KWS_EXPORT void kws_hs_free(struct kws_hs *hs)
 	free(hs);
 }
 
-/* An extra header line must be "Name: value" with no CR/LF. */
+/* Headers the handshake writes itself: an extra line may not repeat them. */
+static const char *const managed_headers[] = {
+	"Host", "Upgrade", "Connection", "Sec-WebSocket-Key",
+	"Sec-WebSocket-Version", "Sec-WebSocket-Accept",
+	"Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions", "Origin",
+	"Content-Length", "Transfer-Encoding", NULL
+};
+
+/*
+ * An extra header line must be "Name: value" with no CR/LF, and not one of
+ * the headers the handshake manages (a second Sec-WebSocket-Key or an
+ * extension offer kws cannot honour would break the handshake).
+ */
 static int extra_header_ok(const char *line)
 {
 	const char *colon = strchr(line, ':');
@@ -427,6 +439,10 @@ static int extra_header_ok(const char *line)
 		return 0;
 	for (const char *p = line; p < colon; p++)
 		if (!is_tchar((unsigned char)*p))
+			return 0;
+	for (const char *const *m = managed_headers; *m; m++)
+		if (strlen(*m) == (size_t)(colon - line) &&
+		    !strncasecmp(*m, line, colon - line))
 			return 0;
 	return 1;
 }

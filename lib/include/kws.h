@@ -86,7 +86,9 @@ struct kws_client_opts {
 					 * preference, NULL-terminated, or NULL
 					 */
 	const char *const *headers;	/* extra "Name: value" lines without
-					 * CRLF, NULL-terminated, or NULL
+					 * CRLF, NULL-terminated, or NULL; not
+					 * the handshake's own (Host, Upgrade,
+					 * Connection, Origin, Sec-WebSocket-*)
 					 */
 	int timeout_ms;			/* connect + handshake; 0: none */
 	size_t max_response;		/* response head limit; 0: 8192 */
@@ -100,7 +102,8 @@ struct kws_server_opts {
 					 * the first one the client offers wins
 					 */
 	const char *const *headers;	/* extra "Name: value" lines for the
-					 * 101 response, NULL-terminated
+					 * 101 response, NULL-terminated; not
+					 * the handshake's own
 					 */
 	int timeout_ms;			/* handshake; 0: none */
 	size_t max_request;		/* request head limit; 0: 8192 */
@@ -134,7 +137,9 @@ struct kws_hs *kws_hs_client_new(const struct kws_client_opts *opts);
  * not the default) and @path (request target, "/" if NULL or empty) into
  * @out. Returns its length (no NUL is written) to send as is; -1 with
  * ENOSPC if @size is too small (1 KiB plus the options is always enough),
- * EINVAL if @host, @path or an option holds CR, LF or NUL or is malformed.
+ * EINVAL if @host, @path or an option holds CR, LF or NUL or is malformed,
+ * or an extra header is one the handshake writes itself. kws supports no
+ * extension: Sec-WebSocket-Extensions is never offered.
  */
 ssize_t kws_hs_client_request(struct kws_hs *hs, const char *host,
 			      const char *path, char *out, size_t size);

@@ -311,6 +311,10 @@ static void test_server_details(void)
 	tap_ok(kws_hs_server_new(&(struct kws_server_opts){
 		.headers = bad_extra }) == NULL && errno == EINVAL,
 	       "server_refuse_bad_extra_header_option");
+	tap_ok(kws_hs_server_new(&(struct kws_server_opts){
+		.headers = (const char *[]){ "Sec-WebSocket-Accept: x", NULL } })
+	       == NULL && errno == EINVAL,
+	       "server_refuse_extra_header_managed_by_handshake");
 
 	hs = kws_hs_server_new(&opts);
 	errno = 0;
@@ -483,6 +487,12 @@ static void test_client_request(void)
 	errno = 0;
 	tap_ok(kws_hs_client_request(hs2, "h", "/", out2, sizeof(out2)) == -1 &&
 	       errno == EINVAL, "client_refuse_protocol_not_token");
+	kws_hs_free(hs2);
+	hs2 = kws_hs_client_new(&(struct kws_client_opts){
+		.headers = (const char *[]){ "sec-websocket-extensions: x", NULL } });
+	errno = 0;
+	tap_ok(kws_hs_client_request(hs2, "h", "/", out2, sizeof(out2)) == -1 &&
+	       errno == EINVAL, "client_refuse_extra_header_managed_by_handshake");
 	kws_hs_free(hs2);
 	hs2 = kws_hs_client_new(&(struct kws_client_opts){
 		.headers = (const char *[]){ "X: a\r\nY: b", NULL } });
