@@ -244,6 +244,8 @@ int kws_stats_init(void);
 void kws_stats_exit(void);
 void kws_stats_add(struct net *net, unsigned int item, long n);
 u64 kws_stats_get(struct net *net, unsigned int item);
+u64 kws_net_default_max_msg(const struct net *net);
+void kws_net_set_default_max_msg(struct net *net, u64 val);
 
 static inline void kws_stats_inc(struct net *net, unsigned int item)
 {

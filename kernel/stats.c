@@ -19,6 +19,7 @@ struct kws_mib {
 
 struct kws_net {
 	struct kws_mib __percpu	*mib;
+	u64			default_max_msg; /* READ_ONCE/WRITE_ONCE */
 };
 
 static unsigned int kws_net_id __read_mostly;
@@ -44,6 +45,24 @@ u64 kws_stats_get(struct net *net, unsigned int item)
 	for_each_possible_cpu(cpu)
 		sum += READ_ONCE(per_cpu_ptr(kn->mib, cpu)->mibs[item]);
 	return sum;
+}
+
+/*
+ * The message limit of a connection whose WS_CONFIG asks for the default
+ * (max_msg_size 0); set with KWS_CMD_SET_DEFAULTS (netlink.c). Any context.
+ */
+u64 kws_net_default_max_msg(const struct net *net)
+{
+	const struct kws_net *kn = net_generic(net, kws_net_id);
+
+	return READ_ONCE(kn->default_max_msg);
+}
+
+void kws_net_set_default_max_msg(struct net *net, u64 val)
+{
+	struct kws_net *kn = net_generic(net, kws_net_id);
+
+	WRITE_ONCE(kn->default_max_msg, val);
 }
 
 #ifdef CONFIG_PROC_FS
@@ -103,6 +122,7 @@ static int __net_init kws_net_init(struct net *net)
 	struct kws_net *kn = net_generic(net, kws_net_id);
 	int err;
 
+	kn->default_max_msg = WS_MAX_MSG_DEFAULT;
 	kn->mib = alloc_percpu(struct kws_mib);
 	if (!kn->mib)
 		return -ENOMEM;
