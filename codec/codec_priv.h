@@ -15,9 +15,6 @@
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
 #endif
-#ifndef __always_inline
-#define __always_inline	inline __attribute__((__always_inline__))
-#endif
 #endif
 
 /* RFC 6455 7.4.1: the close codes the codec itself produces. */
@@ -33,7 +30,7 @@
  * a single move on every architecture that allows unaligned access, and
  * never a call, so this is safe in the kernel and free of aliasing UB.
  */
-static __always_inline u64 kws_load64(const u8 *p)
+static inline u64 kws_load64(const u8 *p)
 {
 	u64 v;
 
@@ -41,33 +38,35 @@ static __always_inline u64 kws_load64(const u8 *p)
 	return v;
 }
 
-static __always_inline void kws_store64(u8 *p, u64 v)
+static inline void kws_store64(u8 *p, u64 v)
 {
 	__builtin_memcpy(p, &v, sizeof(v));
 }
 
+/* The shift that brings byte @i (memory order) of a loaded word to 0..7. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define KWS_BIG_ENDIAN		1
+#define KWS_BYTE_SHIFT(i)	(56 - 8 * (i))
+#else
+#define KWS_BIG_ENDIAN		0
+#define KWS_BYTE_SHIFT(i)	(8 * (i))
+#endif
+
 /*
  * The masking key as a word for data whose first byte has mask phase
  * @phase: byte i of the word, in memory order, is mask[(phase + i) & 3].
- * Built through memory so that it is right for either byte order.
  */
-static __always_inline u64 kws_mask_word(const u8 mask[4], u32 phase)
+static inline u64 kws_mask_word(const u8 mask[4], u32 phase)
 {
-	u8 rot[8];
-	unsigned int i;
-	u64 w;
+	u32 m, sh = 8 * (phase & 3);
 
-	for (i = 0; i < sizeof(rot); i++)
-		rot[i] = mask[(phase + i) & 3];
-	__builtin_memcpy(&w, rot, sizeof(w));
-	return w;
+	__builtin_memcpy(&m, mask, sizeof(m));
+	/* Move the word @sh bits towards lower addresses, wrapping. */
+	if (sh && KWS_BIG_ENDIAN)
+		m = m << sh | m >> (32 - sh);
+	else if (sh)
+		m = m >> sh | m << (32 - sh);
+	return (u64)m << 32 | m;
 }
-
-/* Shift that brings byte @i (memory order) of a loaded word to bits 0..7. */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#define KWS_BYTE_SHIFT(i)	(56 - 8 * (i))
-#else
-#define KWS_BYTE_SHIFT(i)	(8 * (i))
-#endif
 
 #endif /* KWS_CODEC_PRIV_H */

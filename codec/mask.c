@@ -23,11 +23,15 @@ u32 kws_mask_copy(u8 *dst, const u8 *src, u64 len, const u8 mask[4], u32 phase)
 
 	/* Whole words keep the phase: 8 is a multiple of 4. */
 	m = kws_mask_word(mask, phase);
+	/* Loads grouped ahead of stores: the loop is bound by stores. */
 	while (len >= 32) {
-		kws_store64(dst, kws_load64(src) ^ m);
-		kws_store64(dst + 8, kws_load64(src + 8) ^ m);
-		kws_store64(dst + 16, kws_load64(src + 16) ^ m);
-		kws_store64(dst + 24, kws_load64(src + 24) ^ m);
+		u64 w0 = kws_load64(src), w1 = kws_load64(src + 8);
+		u64 w2 = kws_load64(src + 16), w3 = kws_load64(src + 24);
+
+		kws_store64(dst, w0 ^ m);
+		kws_store64(dst + 8, w1 ^ m);
+		kws_store64(dst + 16, w2 ^ m);
+		kws_store64(dst + 24, w3 ^ m);
 		dst += 32;
 		src += 32;
 		len -= 32;

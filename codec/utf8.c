@@ -73,12 +73,12 @@ static const u64 kws_utf8_rows[256] = {
  * One DFA step. Only the low six bits of @st are the state; the bits above
  * are left over from the row and ignored, which saves a mask per step.
  */
-static __always_inline u64 utf8_step(u64 st, u8 byte)
+static inline u64 utf8_step(u64 st, u8 byte)
 {
 	return kws_utf8_rows[byte] >> (st & 63);
 }
 
-static __always_inline u64 utf8_step_word(u64 st, u64 w)
+static inline u64 utf8_step_word(u64 st, u64 w)
 {
 	st = utf8_step(st, w >> KWS_BYTE_SHIFT(0));
 	st = utf8_step(st, w >> KWS_BYTE_SHIFT(1));
@@ -90,26 +90,33 @@ static __always_inline u64 utf8_step_word(u64 st, u64 w)
 	return utf8_step(st, w >> KWS_BYTE_SHIFT(7));
 }
 
-/*
- * The validator for both entry points; @mask is NULL for plain bytes and
- * is folded away when inlined. Fails within the word (8 bytes) holding the
- * first byte that proves the input invalid.
- */
-static __always_inline int utf8_run(u32 *state, const u8 *s, u64 len,
-				    const u8 *mask, u32 phase)
+/* The mask byte for offset @i from a span at phase @phase, or 0. */
+static inline u8 utf8_mask_byte(const u8 *mask, u32 phase, u64 i)
 {
-	u64 st, m = 0, w;
+	return mask ? mask[(phase + i) & 3] : 0;
+}
 
-	/* The public states are ACCEPT 0, REJECT 1, others U8_OFF(state). */
-	if (*state == KWS_UTF8_REJECT)
-		return -1;
-	st = *state;
-	if (mask)
-		m = kws_mask_word(mask, phase);
+/*
+ * One stream, from state @st over s[0..len); returns the state after it,
+ * early on REJECT (sticky in the DFA anyway). @mask is NULL for plain
+ * bytes: the word loop then XORs with 0, a cycle per 8 bytes.
+ */
+static u64 utf8_seq(u64 st, const u8 *s, u64 len, const u8 *mask,
+		    u32 phase)
+{
+	u64 m = mask ? kws_mask_word(mask, phase) : 0, w;
 
 	while (len >= 8) {
-		if (!(st & 63)) {
-			/* At a character boundary: skip ASCII 16 bytes a step. */
+		w = kws_load64(s) ^ m;
+		s += 8;
+		len -= 8;
+		/*
+		 * Test the word before the state: in non-ASCII text the state
+		 * at a word boundary is random, the word's high bits are not,
+		 * so this order keeps the branch predictable.
+		 */
+		if (!(w & KWS_HIGH_BITS) && !(st & 63)) {
+			/* ASCII at a character boundary: skip 16 bytes a step. */
 			while (len >= 16) {
 				w = (kws_load64(s) ^ m) | (kws_load64(s + 8) ^ m);
 				if (w & KWS_HIGH_BITS)
@@ -117,33 +124,141 @@ static __always_inline int utf8_run(u32 *state, const u8 *s, u64 len,
 				s += 16;
 				len -= 16;
 			}
-			if (len < 8)
-				break;
-		}
-		w = kws_load64(s) ^ m;
-		s += 8;
-		len -= 8;
-		if (!(st & 63) && !(w & KWS_HIGH_BITS))
 			continue;
+		}
 		st = utf8_step_word(st, w);
 		if (unlikely((st & 63) == U8_OFF(U8_REJECT)))
-			goto reject;
+			return st;
 	}
 
 	/* Words keep the mask phase (8 is a multiple of 4). */
 	while (len) {
-		st = utf8_step(st, *s++ ^ (mask ? mask[phase & 3] : 0));
-		phase++;
+		st = utf8_step(st, *s++ ^ utf8_mask_byte(mask, phase++, 0));
 		len--;
 		if (unlikely((st & 63) == U8_OFF(U8_REJECT)))
-			goto reject;
+			return st;
+	}
+	return st;
+}
+
+/* Below this, splitting the span in two does not pay. */
+#define U8_DUAL_MIN		64
+
+static inline int utf8_is_tail(u8 byte)
+{
+	return (byte & 0xc0) == 0x80;
+}
+
+/*
+ * Two streams at once. A DFA step depends on the previous one, so a single
+ * stream runs at a step per cycle at best; two independent halves let the
+ * CPU overlap their chains. UTF-8 is self-synchronizing: the second half
+ * starts at a byte that is not a UTF8-tail, where a valid text must be at
+ * a character boundary. So the second half starts in ACCEPT, and the first
+ * half must end in ACCEPT, or the byte at the seam proves the text invalid
+ * (every mid-character state rejects a byte that is not a tail).
+ */
+static u64 utf8_dual(u64 st, const u8 *s, u64 len, const u8 *mask,
+		     u32 phase)
+{
+	u64 half = (len + 1) / 2, seam, n, st2 = U8_OFF(U8_ACCEPT), w, w2, m, m2;
+	const u8 *a = s, *b;
+
+	for (seam = half; seam < half + 4; seam++)
+		if (!utf8_is_tail(s[seam] ^ utf8_mask_byte(mask, phase, seam)))
+			break;
+	/* RFC 3629: a character has at most three tails. */
+	if (seam == half + 4)
+		return U8_OFF(U8_REJECT);
+
+	b = s + seam;
+	m = mask ? kws_mask_word(mask, phase) : 0;
+	m2 = mask ? kws_mask_word(mask, phase + seam) : 0;
+	/* The second half is the shorter: seam >= len - seam. */
+	for (n = (len - seam) / 8; n; n--) {
+		w = kws_load64(a) ^ m;
+		w2 = kws_load64(b) ^ m2;
+		a += 8;
+		b += 8;
+		if ((w & KWS_HIGH_BITS) || (st & 63))
+			st = utf8_step_word(st, w);
+		if ((w2 & KWS_HIGH_BITS) || (st2 & 63))
+			st2 = utf8_step_word(st2, w2);
+		if (unlikely((st & 63) == U8_OFF(U8_REJECT) ||
+			     (st2 & 63) == U8_OFF(U8_REJECT)))
+			return U8_OFF(U8_REJECT);
+	}
+
+	st = utf8_seq(st, a, s + seam - a, mask, phase + (a - s));
+	if ((st & 63) != U8_OFF(U8_ACCEPT))
+		return U8_OFF(U8_REJECT);
+	return utf8_seq(st2, b, s + len - b, mask, phase + (b - s));
+}
+
+/*
+ * The length of the ASCII run at @s, rounded down to 32 bytes. Loads only,
+ * so it runs at the load ports' rate; separate from the masked variant to
+ * keep the XORs out of the common case.
+ */
+static u64 utf8_ascii_run(const u8 *s, u64 len)
+{
+	u64 n = 0;
+
+	while (len - n >= 32 &&
+	       !((kws_load64(s + n) | kws_load64(s + n + 8) |
+		  kws_load64(s + n + 16) | kws_load64(s + n + 24)) &
+		 KWS_HIGH_BITS))
+		n += 32;
+	return n;
+}
+
+static u64 utf8_ascii_run_masked(const u8 *s, u64 len, const u8 *mask,
+				 u32 phase)
+{
+	u64 m = kws_mask_word(mask, phase), n = 0;
+
+	while (len - n >= 32 &&
+	       !(((kws_load64(s + n) ^ m) | (kws_load64(s + n + 8) ^ m) |
+		  (kws_load64(s + n + 16) ^ m) | (kws_load64(s + n + 24) ^ m)) &
+		 KWS_HIGH_BITS))
+		n += 32;
+	return n;
+}
+
+/*
+ * The validator for both entry points. Fails within the call that hands in
+ * the first byte that proves the input invalid.
+ */
+static int utf8_run(u32 *state, const u8 *s, u64 len, const u8 *mask,
+		    u32 phase)
+{
+	u64 st;
+
+	/* The public states are ACCEPT 0, REJECT 1, others U8_OFF(state). */
+	if (*state == KWS_UTF8_REJECT)
+		return -1;
+	st = *state;
+
+	/* An ASCII run at a character boundary: 32 bytes a step. */
+	if (!st) {
+		u64 skip = mask ? utf8_ascii_run_masked(s, len, mask, phase) :
+				  utf8_ascii_run(s, len);
+
+		/* A multiple of 32, so the mask phase is unchanged. */
+		s += skip;
+		len -= skip;
+	}
+
+	if (len >= U8_DUAL_MIN)
+		st = utf8_dual(st, s, len, mask, phase);
+	else
+		st = utf8_seq(st, s, len, mask, phase);
+	if ((st & 63) == U8_OFF(U8_REJECT)) {
+		*state = KWS_UTF8_REJECT;
+		return -1;
 	}
 	*state = st & 63;
 	return 0;
-
-reject:
-	*state = KWS_UTF8_REJECT;
-	return -1;
 }
 
 int kws_utf8_feed(u32 *state, const u8 *s, u64 len)

@@ -1490,12 +1490,13 @@ static void t_utf8_random_vs_reference(u8 role)
 {
 	static const u32 cps[] = { 0x41, 0x7f, 0xe9, 0x7ff, 0x800, 0x20ac,
 				   0xfffd, 0x10000, 0x1f600, 0x10ffff };
-	u8 s[300], masked[300], key[4];
+	u8 s[1200], masked[1200], key[4];
 	int iter, v, want;
 
 	(void)role;
 	for (iter = 0; iter < 200000; iter++) {
-		size_t n = 0, cut, target = rng() % 64 + (iter & 1 ? 200 : 0);
+		size_t n = 0, cut, target = rng() % 64 + (iter & 1 ? 200 : 0) +
+				   (iter % 8 == 1 ? rng() % 900 : 0);
 		u32 phase = rng() % 4;
 
 		while (n + 4 < target) {
@@ -1529,6 +1530,50 @@ static void t_utf8_random_vs_reference(u8 role)
 		EXPECT_EQ(v, want);
 		if (test_failed)
 			return;
+	}
+}
+
+/*
+ * Long spans are validated as two halves meeting at a seam near the
+ * middle: every single-byte change of a valid text, at every position
+ * around the seam, against the reference.
+ */
+static void t_utf8_two_halves(u8 role)
+{
+	static const u8 subst[] = { 0x80, 0xbf, 0xc0, 0xc2, 0xe0, 0xed, 0xf0,
+				    0xf4, 0xf5, 'a' };
+	static const u32 cps[] = { 0xe9, 0x20ac, 0x1f600, 0x61 };
+	u8 s[200], masked[200], key[4] = { 1, 2, 3, 4 };
+	size_t n, i, k, cut;
+	int v, want;
+
+	(void)role;
+	for (n = 60; n < 140; n++) {
+		size_t len = 0;
+
+		while (len + 4 <= n)
+			len += encode_cp(s + len, cps[(len * 7 + n) % 4]);
+		for (i = 0; i < len; i++) {
+			for (k = 0; k <= ARRAY_SIZE(subst); k++) {
+				u8 keep = s[i];
+
+				if (k < ARRAY_SIZE(subst))
+					s[i] = subst[k];
+				want = ref_utf8_valid(s, len);
+				cut = (i * 13 + k) % 3 ? 0 : (i * 5) % (len + 1);
+				v = kws_verdict(s, len, cut, NULL, 0);
+				EXPECT_EQ(v == 1, want);
+				kws_mask_copy(masked, s, len, key, i);
+				v = kws_verdict(masked, len, cut, key, i);
+				EXPECT_EQ(v == 1, want);
+				s[i] = keep;
+				if (test_failed) {
+					printf("#   len %zu at %zu subst %zu\n",
+					       len, i, k);
+					return;
+				}
+			}
+		}
 	}
 }
 
@@ -1757,6 +1802,7 @@ static const struct test tests[] = {
 	{ "utf8_every_code_point", t_utf8_every_code_point, 0 },
 	{ "utf8_exhaustive_short", t_utf8_exhaustive_short, 0 },
 	{ "utf8_random_vs_reference", t_utf8_random_vs_reference, 0 },
+	{ "utf8_two_halves", t_utf8_two_halves, 0 },
 	{ "utf8_fail_fast", t_utf8_fail_fast, 0 },
 	/* Masking (RFC 6455 5.3) */
 	{ "mask_vs_reference", t_mask_vs_reference, 0 },
