@@ -204,6 +204,113 @@ static void test_fragments(void)
 	kws_close(s);
 }
 
+/* ---- concurrency: a sender thread, a receiver thread, pings between ------ */
+
+#define STRESS_MSGS 600
+
+static uint32_t xorshift(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+struct stress {
+	struct kws_conn *conn;
+	int bad;
+};
+
+/* Send STRESS_MSGS messages of random sizes in random fragments, and pings. */
+static void *stress_send(void *arg)
+{
+	struct stress *st = arg;
+	uint8_t *buf = malloc(70000);
+	uint32_t seed = 12345;
+
+	for (int i = 0; i < STRESS_MSGS && !st->bad; i++) {
+		size_t len = xorshift(&seed) % 70000, off = 0;
+		int op = (i & 1) ? WS_OP_BINARY : WS_OP_TEXT;
+
+		fill(buf, len, op, i);
+		do {
+			size_t n = xorshift(&seed) % (len + 1);
+
+			if (n > len - off)
+				n = len - off;
+			if (kws_send(st->conn, op, buf + off, n,
+				     off + n < len ? KWS_MORE : 0) != (ssize_t)n)
+				st->bad = 1;
+			if (xorshift(&seed) % 4 == 0 &&
+			    kws_ping(st->conn, "s", 1))
+				st->bad = 1;
+			off += n;
+		} while (off < len && !st->bad);
+	}
+	free(buf);
+	return NULL;
+}
+
+static void test_stress(void)
+{
+	struct kws_conn *c, *s;
+	struct stress st = { 0 };
+	struct echo e = { .chunk = 8191 };
+	uint8_t *in = malloc(70000), *want = malloc(70000);
+	uint32_t seed = 12345, rseed = 777;
+	pthread_t th, eth;
+	int bad = 0;
+
+	conn_pair(1, &c, &s, NULL, NULL);
+	st.conn = c;
+	e.conn = s;
+	pthread_create(&eth, NULL, echo_main, &e);
+	pthread_create(&th, NULL, stress_send, &st);
+	/* the receiver replays the sender's sizes from the same seed */
+	for (int i = 0; i < STRESS_MSGS && !bad; i++) {
+		size_t len = xorshift(&seed) % 70000, off = 0, got = 0;
+		int op = (i & 1) ? WS_OP_BINARY : WS_OP_TEXT;
+		struct kws_msg_info mi;
+
+		do {
+			size_t n = xorshift(&seed) % (len + 1);
+
+			if (n > len - off)
+				n = len - off;
+			xorshift(&seed);	/* the ping draw */
+			off += n;
+		} while (off < len);
+		fill(want, len, op, i);
+		for (;;) {
+			size_t room = 1 + xorshift(&rseed) % 20000;
+			ssize_t n;
+
+			if (room > 70000 - got)
+				room = 70000 - got;
+			n = kws_recv(c, in + got, room, &mi);
+			if (n < 0 || mi.opcode != op) {
+				bad = 1;
+				break;
+			}
+			got += n;
+			if (mi.eom)
+				break;
+		}
+		if (!bad && (got != len || memcmp(in, want, len)))
+			bad = 1;
+	}
+	pthread_join(th, NULL);
+	tap_ok(!bad && !st.bad && e.messages == STRESS_MSGS,
+	       "stress_%d_random_messages_fragments_pings_two_threads",
+	       STRESS_MSGS);
+	kws_send_close(c, WS_CLOSE_NORMAL, NULL);
+	pthread_join(eth, NULL);
+	kws_close(c);
+	kws_close(s);
+	free(in);
+	free(want);
+}
+
 /* ---- ping, pong ------------------------------------------------------------ */
 
 static int wait_readable(int fd, int ms)
@@ -855,6 +962,7 @@ int main(void)
 		for (int cs = 1; cs >= 0; cs--)
 			test_echo(tcp, cs);
 	test_fragments();
+	test_stress();
 	test_ping();
 	test_close(0);
 	test_close(1);
