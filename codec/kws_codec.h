@@ -170,11 +170,11 @@ struct kws_parser {
 	u64	frame_left;	/* payload bytes of the frame still to come */
 	u32	phase;		/* mask phase of the next payload byte */
 
-	/* data message being assembled */
+	/* data message being assembled (utf8 first: no padding holes) */
+	u32	utf8;		/* validator state of a text message */
+	u64	msg_len;	/* payload bytes of the message so far */
 	u8	msg_opcode;	/* TEXT/BINARY while a message is open, else 0 */
 	u8	msg_first;	/* no chunk of the message emitted yet */
-	u64	msg_len;	/* payload bytes of the message so far */
-	u32	utf8;		/* validator state of a text message */
 
 	/* control frame being gathered */
 	u8	control_len;
