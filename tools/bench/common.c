@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/sha.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -203,19 +202,71 @@ int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* SHA-1 (FIPS 180-4) of one short message, for the handshake only. */
+static void sha1(const uint8_t *msg, size_t len, uint8_t out[20])
+{
+	uint32_t h[5] = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0 };
+	uint8_t blk[64];
+	size_t total = (len + 9 + 63) / 64 * 64, off, i;
+
+	for (off = 0; off < total; off += 64) {
+		uint32_t w[80], a, b, c, d, e, f, k, t;
+
+		for (i = 0; i < 64; i++) {
+			size_t p = off + i;
+
+			blk[i] = p < len ? msg[p] : p == len ? 0x80 : 0;
+			if (p >= total - 8)
+				blk[i] = (uint64_t)len * 8 >> (8 * (total - 1 - p));
+		}
+		for (i = 0; i < 16; i++)
+			w[i] = (uint32_t)blk[4 * i] << 24 | blk[4 * i + 1] << 16 |
+			       blk[4 * i + 2] << 8 | blk[4 * i + 3];
+		for (i = 16; i < 80; i++) {
+			t = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16];
+			w[i] = t << 1 | t >> 31;
+		}
+		a = h[0]; b = h[1]; c = h[2]; d = h[3]; e = h[4];
+		for (i = 0; i < 80; i++) {
+			if (i < 20) {
+				f = (b & c) | (~b & d);
+				k = 0x5a827999;
+			} else if (i < 40) {
+				f = b ^ c ^ d;
+				k = 0x6ed9eba1;
+			} else if (i < 60) {
+				f = (b & c) | (b & d) | (c & d);
+				k = 0x8f1bbcdc;
+			} else {
+				f = b ^ c ^ d;
+				k = 0xca62c1d6;
+			}
+			t = (a << 5 | a >> 27) + f + e + k + w[i];
+			e = d;
+			d = c;
+			c = b << 30 | b >> 2;
+			b = a;
+			a = t;
+		}
+		h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
+	}
+	for (i = 0; i < 20; i++)
+		out[i] = h[i / 4] >> (24 - 8 * (i % 4));
+}
+
 static void accept_key(const char *key, size_t keylen, char out[29])
 {
 	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 	static const char b64[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	uint8_t in[128], md[SHA_DIGEST_LENGTH + 1] = { 0 };
+	uint8_t in[128], md[21] = { 0 };
 	int i, o = 0;
 
 	if (keylen > sizeof(in) - sizeof(guid))
 		keylen = sizeof(in) - sizeof(guid);
 	memcpy(in, key, keylen);
 	memcpy(in + keylen, guid, sizeof(guid) - 1);
-	SHA1(in, keylen + sizeof(guid) - 1, md);
+	sha1(in, keylen + sizeof(guid) - 1, md);
 	for (i = 0; i < 21; i += 3) {
 		uint32_t v = md[i] << 16 | md[i + 1] << 8 | md[i + 2];
 
