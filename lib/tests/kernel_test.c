@@ -112,9 +112,14 @@ static void test_pair(int ck, int sk)
 			fill(out, len, op, i);
 			ok = kws_send(c, op, out, len, 0) == (ssize_t)len;
 			n = recv_msg(c, in, MIB, 65536, &opcode);
-			tap_ok(ok && n == (ssize_t)len && opcode == op &&
-			       !memcmp(in, out, len), "%s_echo_%s_%zu", name,
-			       op == WS_OP_TEXT ? "text" : "binary", len);
+			if (!tap_ok(ok && n == (ssize_t)len && opcode == op &&
+				    !memcmp(in, out, len), "%s_echo_%s_%zu",
+				    name, op == WS_OP_TEXT ? "text" : "binary",
+				    len))
+				tap_diag("sent %d, got %zd opcode %d (close %u flags %u), errno %s; echo: close %#x errno %d",
+					 ok, n, opcode, recv_last.close_code,
+					 recv_last.close_flags, strerror(errno),
+					 e.close_code, e.err);
 		}
 	}
 
@@ -300,6 +305,27 @@ static void test_abnormal(void)
 	close(fds[0]);
 }
 
+/* KWS_USERSPACE=1 keeps the connection in userspace even with the module. */
+static void test_env_userspace(void)
+{
+	struct kws_conn *conn = NULL;
+	int fds[2], ok;
+
+	tcp_pair(fds);
+	setenv("KWS_USERSPACE", "1", 1);
+	ok = kws_attach(fds[1], WS_ROLE_SERVER, NULL, NULL, 0, &conn) == 0 &&
+	     !kws_is_kernel(conn);
+	unsetenv("KWS_USERSPACE");
+	kws_close(conn);
+	close(fds[0]);
+	tcp_pair(fds);
+	ok = ok && kws_attach(fds[1], WS_ROLE_SERVER, NULL, NULL, 0, &conn) == 0 &&
+	     kws_is_kernel(conn);
+	tap_ok(ok, "env_kws_userspace_forces_userspace_default_is_kernel");
+	kws_close(conn);
+	close(fds[0]);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -314,5 +340,6 @@ int main(void)
 	test_leftover();
 	test_early_frame();
 	test_abnormal();
+	test_env_userspace();
 	return tap_done();
 }

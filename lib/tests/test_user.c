@@ -105,7 +105,7 @@ static void test_echo(int tcp, int client_sends)
 	}
 	kws_send_close(me, WS_CLOSE_NORMAL, NULL);
 	pthread_join(th, NULL);
-	tap_ok(e.close_code == -1 && e.messages == 18 && !kws_is_kernel(me),
+	tap_ok(e.close_code == 1000 && e.messages == 18 && !kws_is_kernel(me),
 	       "%s_echo_%s_all_userspace", who, tr);
 	kws_close(c);
 	kws_close(s);
@@ -659,6 +659,45 @@ static void test_wire(void)
 	kws_close(conn);
 	tap_ok(raw_expect_close(fds[1], 4000, 0), "server_close_after_close_sends_nothing");
 	close(fds[1]);
+
+	/* WS_F_NO_UTF8_CHECK: invalid text is delivered as is */
+	socketpair(AF_UNIX, SOCK_STREAM, 0, fds);
+	kws_attach(fds[0], WS_ROLE_SERVER, &(struct kws_attach_opts){
+		.flags = KWS_ATTACH_USERSPACE,
+		.ws_flags = WS_F_NO_UTF8_CHECK }, NULL, 0, &conn);
+	{
+		size_t fn = 0;
+
+		frame_put(lo, &fn, 0x81, "\xff\xfe", 2, m);
+		if (write(fds[1], lo, fn) != (ssize_t)fn)
+			abort();
+	}
+	n = kws_recv(conn, b, sizeof(b), &mi);
+	tap_ok(n == 2 && mi.opcode == WS_OP_TEXT && mi.eom &&
+	       !memcmp(b, "\xff\xfe", 2), "server_no_utf8_check_delivers_invalid_text");
+	kws_close(conn);
+	close(fds[1]);
+
+	/* KWS_ATTACH_KERNEL where the module is missing: no fallback */
+	if (raw_pair(1, fds) == 0) {
+		int r;
+
+		errno = 0;
+		r = kws_attach(fds[0], WS_ROLE_CLIENT, &(struct kws_attach_opts){
+			.flags = KWS_ATTACH_KERNEL }, NULL, 0, &conn);
+		if (r == 0) {
+			tap_skip("kws.ko is loaded", "attach_kernel_only_enoprotoopt");
+			kws_close(conn);
+		} else {
+			tap_ok(errno == ENOPROTOOPT, "attach_kernel_only_enoprotoopt");
+			close(fds[0]);
+		}
+		close(fds[1]);
+	}
+	errno = 0;
+	tap_ok(kws_attach(0, WS_ROLE_CLIENT, &(struct kws_attach_opts){
+		.flags = KWS_ATTACH_KERNEL | KWS_ATTACH_USERSPACE }, NULL, 0,
+		&conn) == -1 && errno == EINVAL, "attach_refuse_kernel_and_userspace");
 
 	errno = 0;
 	tap_ok(kws_attach(0, 3, NULL, NULL, 0, &conn) == -1 && errno == EINVAL,

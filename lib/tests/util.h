@@ -92,6 +92,9 @@ static inline int tcp_connect(uint16_t port)
  * @chunk bytes. Returns its length with *@opcode, or -1; a close or EOF
  * returns -2 with *@opcode set.
  */
+/* What the last kws_recv() of recv_msg() in this thread said (diagnostics). */
+static __thread struct kws_msg_info recv_last;
+
 static inline ssize_t recv_msg(struct kws_conn *c, uint8_t *buf, size_t size,
 			       size_t chunk, int *opcode)
 {
@@ -103,6 +106,7 @@ static inline ssize_t recv_msg(struct kws_conn *c, uint8_t *buf, size_t size,
 		size_t want = size - off < chunk ? size - off : chunk;
 		ssize_t n = kws_recv(c, buf + off, want, &mi);
 
+		recv_last = mi;
 		if (n < 0)
 			return -1;
 		if (mi.opcode == 0 || mi.opcode == WS_OP_CLOSE) {
@@ -124,7 +128,8 @@ struct echo {
 	struct kws_conn *conn;
 	size_t chunk;		/* recv size */
 	int messages;		/* echoed */
-	int close_code;		/* close seen, or -1 */
+	int close_code;		/* close seen (flags << 16 | code), or -1 */
+	int err;		/* errno that stopped it, or 0 */
 };
 
 /* Echo every message until a close or EOF. Runs in its own thread. */
@@ -138,10 +143,18 @@ static inline void *echo_main(void *arg)
 	for (;;) {
 		ssize_t n = recv_msg(e->conn, buf, 2 * MIB, e->chunk, &opcode);
 
-		if (n < 0)
+		if (n < 0) {
+			if (n == -2 && opcode == WS_OP_CLOSE)
+				e->close_code = recv_last.close_code |
+						recv_last.close_flags << 16;
+			else
+				e->err = errno;
 			break;
-		if (kws_send(e->conn, opcode, buf, n, 0) != n)
+		}
+		if (kws_send(e->conn, opcode, buf, n, 0) != n) {
+			e->err = errno;
 			break;
+		}
 		e->messages++;
 	}
 	free(buf);
