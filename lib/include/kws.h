@@ -323,7 +323,8 @@ int kws_attach(int fd, int role, const struct kws_attach_opts *opts,
  *   EAGAIN       non-blocking kernel socket, nothing sent: wait for POLLOUT,
  *                call again (the userspace path waits itself);
  *   EINVAL       bad opcode or flags, or an opcode change inside a message;
- *   EPIPE        a close frame was sent or the connection failed;
+ *   EPIPE        a close frame was sent or received (a received close is
+ *                answered at once), the connection failed or TCP ended;
  *   anything sendmsg(2) returns.
  * The kernel path may return less than @len on a non-blocking socket; send
  * the rest with another call with the same opcode and flags.
@@ -383,7 +384,11 @@ struct kws_msg_info {
  *   opcode 0: EOF after the close; returns 0. Call kws_close().
  * Returns -1 with errno EAGAIN (non-blocking socket and nothing buffered:
  * poll kws_fd() for POLLIN, but see kws_pending()), EINTR, or a recvmsg(2)
- * errno.
+ * errno; ECONNRESET (TCP reset) is reported once, then the 1006 close.
+ * Like recv(2) on TCP, a call may return fewer bytes than are on their way;
+ * only eom marks the end of a message.
+ * The userspace path answers pings and closes from inside this call and may
+ * wait for the socket's send buffer to do so.
  */
 ssize_t kws_recv(struct kws_conn *conn, void *buf, size_t len,
 		 struct kws_msg_info *info);
