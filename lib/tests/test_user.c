@@ -716,6 +716,7 @@ struct raw_server {
 	size_t extra_len;	/* bytes after the reply, e.g. a frame */
 	const char *extra;
 	int silent;		/* never answer */
+	int bytewise;		/* write the reply one byte at a time */
 	char request[4096];
 };
 
@@ -750,6 +751,12 @@ static void *raw_server_main(void *arg)
 	len += rs->extra_len;
 	if (rs->silent) {
 		sleep(1);
+	} else if (rs->bytewise) {
+		for (size_t i = 0; i < len; i++) {
+			if (write(fd, out + i, 1) != 1)
+				abort();
+			usleep(200);
+		}
 	} else if (write(fd, out, len) != (ssize_t)len) {
 		abort();
 	}
@@ -795,6 +802,26 @@ static void test_client_socket(void)
 	tap_ok(strstr(rs.request, "GET /p?q=1 HTTP/1.1\r\n") &&
 	       strstr(rs.request, "\r\nHost: 127.0.0.1:" ) != NULL,
 	       "client_request_target_and_host");
+	if (!r)
+		kws_close(c);
+	pthread_join(th, NULL);
+	close(rs.lfd);
+
+	/* the 101 and a frame trickling in byte by byte: peek, take, repeat */
+	memset(&rs, 0, sizeof(rs));
+	rs.reply = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		   "Connection: Upgrade\r\nSec-WebSocket-Accept: @A\r\n\r\n";
+	rs.extra = "\x82\x03" "abc";
+	rs.extra_len = 5;
+	rs.bytewise = 1;
+	rs.lfd = tcp_listener(AF_INET, &port);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u/", port);
+	pthread_create(&th, NULL, raw_server_main, &rs);
+	r = kws_connect(url, &opts, &c);
+	n = r ? -1 : recv_msg(c, (uint8_t *)buf, sizeof(buf), sizeof(buf),
+			      &(int){ 0 });
+	tap_ok(r == 0 && n == 3 && !memcmp(buf, "abc", 3),
+	       "client_101_byte_by_byte_then_frame");
 	if (!r)
 		kws_close(c);
 	pthread_join(th, NULL);
