@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -93,7 +94,7 @@ static int set_protocol(struct kws_conn *conn, const char *protocol)
 	return conn->protocol ? 0 : -1;
 }
 
-/* connect(2) with a deadline, blocking socket in and out. */
+/* connect(2), with a deadline on a non-blocking socket. */
 static int connect_deadline(int fd, const struct sockaddr *sa, socklen_t len,
 			    int64_t deadline)
 {
@@ -149,8 +150,12 @@ static int open_tcp(const struct kws_url *u, int64_t deadline)
 			continue;
 		}
 		if (!connect_deadline(fd, ai->ai_addr, ai->ai_addrlen,
-				      deadline))
+				      deadline)) {
+			/* the connection is blocking, whatever the deadline */
+			if (deadline)
+				fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 			break;
+		}
 		err = errno;
 		close(fd);
 		fd = -1;

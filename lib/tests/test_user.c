@@ -792,9 +792,12 @@ static void test_client_socket(void)
 	rs.lfd = tcp_listener(AF_INET, &port);
 	snprintf(url, sizeof(url), "ws://127.0.0.1:%u/p?q=1", port);
 	pthread_create(&th, NULL, raw_server_main, &rs);
+	opts.timeout_ms = 5000;
 	r = kws_connect(url, &opts, &c);
-	tap_ok(r == 0 && kws_protocol(c) && !strcmp(kws_protocol(c), "chat"),
-	       "client_connect_with_protocol");
+	tap_ok(r == 0 && kws_protocol(c) && !strcmp(kws_protocol(c), "chat") &&
+	       !(fcntl(kws_fd(c), F_GETFL) & O_NONBLOCK),
+	       "client_connect_with_protocol_and_timeout_stays_blocking");
+	opts.timeout_ms = 0;
 	n = r ? -1 : kws_recv(c, buf, sizeof(buf), &mi);
 	/* the frame came in the same segment as the 101: not over-read */
 	tap_ok(n == 5 && !memcmp(buf, "early", 5) && mi.eom,
