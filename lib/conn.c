@@ -297,6 +297,28 @@ fail:
 	return -1;
 }
 
+/*
+ * After an HTTP refusal: close(2) with unread request bytes would send a
+ * reset that can destroy the response before the client reads it. Shut the
+ * send side and drain for a short while (at most 100 ms, 64 KiB) instead.
+ */
+static void linger_close(int fd)
+{
+	int64_t deadline = kws_deadline(100);
+	char buf[4096];
+	size_t total = 0;
+
+	shutdown(fd, SHUT_WR);
+	while (total < 65536 && !kws_wait_fd(fd, POLLIN, deadline)) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n <= 0 && !(n < 0 && errno == EINTR))
+			break;
+		if (n > 0)
+			total += n;
+	}
+}
+
 KWS_EXPORT int kws_accept(int listen_fd, const struct kws_server_opts *opts,
 			  struct kws_conn **conn)
 {
@@ -309,6 +331,8 @@ KWS_EXPORT int kws_accept(int listen_fd, const struct kws_server_opts *opts,
 	set_nodelay(fd);
 	if (kws_server_handshake(fd, opts, conn, NULL, 0)) {
 		err = errno;
+		if (err == EPROTO || err == EMSGSIZE)
+			linger_close(fd);
 		close(fd);
 		errno = err;
 		return -1;
