@@ -10,10 +10,14 @@
 
 #ifdef __KERNEL__
 #include <linux/compiler.h>
+#include <linux/kernel.h>
 #else
 #ifndef likely
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
+#endif
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
 #endif
 

@@ -208,4 +208,13 @@ void kws_parser_init(struct kws_parser *p, u8 role, u64 max_msg, u8 flags);
 u64 kws_parser_feed(struct kws_parser *p, const u8 *in, u64 len,
 		    struct kws_event *ev);
 
+/* ---- self-tests -------------------------------------------------------- */
+
+/*
+ * Run the built-in self-tests (codec/selftest.c: RFC 6455 examples, every
+ * receive rule, UTF-8 edge cases, masking), e.g. at module load. Returns 0
+ * if all pass, else -1 with *@failed naming the first failure.
+ */
+int kws_codec_selftest(const char **failed);
+
 #endif /* KWS_CODEC_H */

@@ -33,10 +33,9 @@ static u64 parser_fail(struct kws_parser *p, struct kws_event *ev, u16 code,
 	return used;
 }
 
-/* The rules that the first two header bytes decide. */
-static u16 parser_check_start(const struct kws_parser *p)
+/* The rules that the first two header bytes, @b0 and @b1, decide. */
+static u16 parser_check_start(const struct kws_parser *p, u8 b0, u8 b1)
 {
-	u8 b0 = p->hdr[0], b1 = p->hdr[1];
 	u8 opcode = b0 & 0x0f, rsv = (b0 >> 4) & 7;
 	int fin = b0 >> 7, masked = b1 >> 7;
 
@@ -69,6 +68,10 @@ static u16 parser_check_start(const struct kws_parser *p)
 		/*
 		 * RFC 6455 5.5: "All control frames MUST have a payload
 		 * length of 125 bytes or less and MUST NOT be fragmented."
+		 * The 7-bit field decides: a 16- or 64-bit length on a control
+		 * frame fails at once, even one that encodes <= 125, which
+		 * 5.2 forbids anyway ("the minimal number of bytes MUST be
+		 * used").
 		 */
 		if (!fin || (b1 & 0x7f) > KWS_CONTROL_MAX)
 			return KWS_CLOSE_PROTOCOL;
@@ -126,6 +129,18 @@ static u16 parser_start_frame(struct kws_parser *p)
 	return 0;
 }
 
+/* Header length announced by the second header byte. */
+static unsigned int parser_hdr_need(u8 b1)
+{
+	unsigned int need = (b1 & 0x80) ? 2 + 4 : 2;
+
+	if ((b1 & 0x7f) == 126)
+		need += 2;
+	else if ((b1 & 0x7f) == 127)
+		need += 8;
+	return need;
+}
+
 /*
  * Gather header bytes from @in[*used..@len). Returns 0 when the header is
  * still incomplete (everything consumed) or complete (p->in_payload set),
@@ -134,25 +149,38 @@ static u16 parser_start_frame(struct kws_parser *p)
 static u16 parser_header(struct kws_parser *p, const u8 *in, u64 len,
 			 u64 *used)
 {
+	const u8 *b = in + *used;
 	unsigned int need;
-	int ret;
 	u16 err;
+	int ret;
 
+	/* A whole header in the span: parse it in place, no copy. */
+	if (!p->hdr_len && len - *used >= 2) {
+		need = parser_hdr_need(b[1]);
+		if (len - *used >= need) {
+			err = parser_check_start(p, b[0], b[1]);
+			if (err) {
+				*used += 2;
+				return err;
+			}
+			*used += need;
+			if (kws_frame_parse(&p->frame, b, need) < 0)
+				return KWS_CLOSE_PROTOCOL;
+			return parser_start_frame(p);
+		}
+	}
+
+	/* Split header: gather it in p->hdr, checking what is decided. */
 	if (p->hdr_len < 2) {
 		while (p->hdr_len < 2 && *used < len)
 			p->hdr[p->hdr_len++] = in[(*used)++];
 		if (p->hdr_len < 2)
 			return 0;
-		err = parser_check_start(p);
+		err = parser_check_start(p, p->hdr[0], p->hdr[1]);
 		if (err)
 			return err;
 	}
-
-	need = 2 + ((p->hdr[1] & 0x80) ? 4 : 0);
-	if ((p->hdr[1] & 0x7f) == 126)
-		need += 2;
-	else if ((p->hdr[1] & 0x7f) == 127)
-		need += 8;
+	need = parser_hdr_need(p->hdr[1]);
 	while (p->hdr_len < need && *used < len)
 		p->hdr[p->hdr_len++] = in[(*used)++];
 

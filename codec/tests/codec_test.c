@@ -1690,6 +1690,16 @@ static void t_mask_chained_phases(u8 role)
 
 /* ---- parser misc -------------------------------------------------------- */
 
+static void t_builtin_selftest(u8 role)
+{
+	const char *failed = NULL;
+
+	(void)role;
+	EXPECT_EQ(kws_codec_selftest(&failed), 0);
+	if (failed)
+		printf("#   failed: %s\n", failed);
+}
+
 static void t_parser_state_size(u8 role)
 {
 	(void)role;
@@ -1809,6 +1819,7 @@ static const struct test tests[] = {
 	{ "mask_vs_reference", t_mask_vs_reference, 0 },
 	{ "mask_chained_phases", t_mask_chained_phases, 0 },
 	{ "parser_state_size", t_parser_state_size, 0 },
+	{ "builtin_selftest", t_builtin_selftest, 0 },
 };
 
 int main(int argc, char **argv)
