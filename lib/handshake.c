@@ -679,6 +679,14 @@ static int server_check(struct kws_hs *hs)
 	hs->path = sp1 + 1;
 	if (hs->path[0] != '/' && !strstr(hs->path, "://"))
 		return fail(hs, 400, EPROTO, "bad request target");
+	for (const char *p = hs->path; *p; p++)	/* RFC 3986: visible ASCII */
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return fail(hs, 400, EPROTO, "bad request target");
+
+	/* a body would be taken for frames: an upgrade GET has none */
+	if (kws_hs_header(hs, "Transfer-Encoding") ||
+	    ((v = kws_hs_header(hs, "Content-Length")) && strcmp(v, "0")))
+		return fail(hs, 400, EPROTO, "request with a body");
 
 	host = find_header(hs, "Host");
 	if (!host)

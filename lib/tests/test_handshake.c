@@ -155,6 +155,17 @@ static void test_server_rules(void)
 		      101);
 	server_expect("refuse_extra_space_request_line",
 		      good_with("GET /chat", "GET  /chat"), -1, EPROTO, 400);
+	server_expect("refuse_control_char_in_target",
+		      good_with("/chat", "/ch\x7f" "at"), -1, EPROTO, 400);
+	server_expect("refuse_body_content_length",
+		      good_with("Upgrade: ", "Content-Length: 5\r\nUpgrade: "),
+		      -1, EPROTO, 400);
+	server_expect("accept_content_length_0",
+		      good_with("Upgrade: ", "Content-Length: 0\r\nUpgrade: "),
+		      1, 0, 101);
+	server_expect("refuse_body_chunked",
+		      good_with("Upgrade: ", "Transfer-Encoding: chunked\r\nUpgrade: "),
+		      -1, EPROTO, 400);
 	server_expect("refuse_no_host",
 		      good_with("Host: server.example.com\r\n", ""), -1,
 		      EPROTO, 400);
