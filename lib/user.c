@@ -237,12 +237,20 @@ int kws_user_control(struct kws_conn *conn, int opcode, uint16_t code,
 
 /* ---- rx ----------------------------------------------------------------- */
 
-/* Queue the close report that kws_recv() returns before EOF. */
-static void report_close(struct kws_user *u, uint16_t code, uint16_t flags)
+/*
+ * Queue the close report that kws_recv() returns before EOF, with its
+ * reason in ctl[] (no control record is pending when a close is parsed).
+ */
+static void report_close(struct kws_user *u, uint16_t code, uint16_t flags,
+			 const uint8_t *reason, size_t len)
 {
 	u->close_pending = 1;
 	u->close_code = code;
 	u->close_flags = flags;
+	u->ctl_len = len;
+	u->ctl_off = 0;
+	if (len)
+		memcpy(u->ctl, reason, len);
 }
 
 /*
@@ -261,8 +269,7 @@ static void fail_connection(struct kws_conn *conn, uint16_t code)
 	else
 		close_tcp(conn);
 	pthread_mutex_unlock(&u->tx_lock);
-	u->ctl_len = 0;
-	report_close(u, code, WS_CLOSE_LOCAL);
+	report_close(u, code, WS_CLOSE_LOCAL, NULL, 0);
 }
 
 static void handle_control(struct kws_conn *conn, const struct kws_event *ev)
@@ -296,10 +303,8 @@ static void handle_control(struct kws_conn *conn, const struct kws_event *ev)
 		else
 			close_tcp(conn);
 		pthread_mutex_unlock(&u->tx_lock);
-		u->ctl_len = ev->len > 2 ? ev->len - 2 : 0;
-		u->ctl_off = 0;
-		memcpy(u->ctl, payload + 2, u->ctl_len);
-		report_close(u, ev->code, 0);
+		report_close(u, ev->code, 0, payload + 2,
+			     ev->len > 2 ? ev->len - 2 : 0);
 		return;
 	}
 	if (deliver) {
@@ -428,9 +433,8 @@ ssize_t kws_user_recv(struct kws_conn *conn, void *buf, size_t len,
 			u->tx_broken = 1;
 			shutdown(conn->fd, SHUT_WR);
 			pthread_mutex_unlock(&u->tx_lock);
-			u->ctl_len = 0;
 			report_close(u, WS_CLOSE_ABNORMAL_CODE,
-				     WS_CLOSE_ABNORMAL);
+				     WS_CLOSE_ABNORMAL, NULL, 0);
 			continue;
 		}
 		u->rend = n;

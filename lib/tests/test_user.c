@@ -678,6 +678,32 @@ static void test_wire(void)
 	kws_close(conn);
 	close(fds[1]);
 
+	/* a delivered ping, then a failure / TCP EOF: an empty close report */
+	for (int eof = 0; eof <= 1; eof++) {
+		size_t fn = 0;
+		int ok;
+
+		socketpair(AF_UNIX, SOCK_STREAM, 0, fds);
+		kws_attach(fds[0], WS_ROLE_SERVER, &(struct kws_attach_opts){
+			.flags = KWS_ATTACH_USERSPACE,
+			.ws_flags = WS_F_DELIVER_CONTROL }, NULL, 0, &conn);
+		frame_put(lo, &fn, 0x89, "abc", 3, m);
+		if (!eof)
+			frame_put(lo, &fn, 0x81, "x", 1, NULL);
+		if (write(fds[1], lo, fn) != (ssize_t)fn)
+			abort();
+		shutdown(fds[1], SHUT_WR);
+		n = kws_recv(conn, b, sizeof(b), &mi);
+		ok = n == 3 && mi.opcode == WS_OP_PING && mi.eom;
+		n = kws_recv(conn, b, sizeof(b), &mi);
+		tap_ok(ok && n == 0 && mi.opcode == WS_OP_CLOSE &&
+		       mi.close_code == (eof ? 1006 : 1002),
+		       "server_ping_then_%s_reports_empty_close",
+		       eof ? "tcp_eof" : "failure");
+		kws_close(conn);
+		close(fds[1]);
+	}
+
 	/* KWS_ATTACH_KERNEL where the module is missing: no fallback */
 	if (raw_pair(1, fds) == 0) {
 		int r;
