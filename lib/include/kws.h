@@ -32,9 +32,11 @@
  *
  * Error convention: functions returning int or ssize_t return -1 and set
  * errno on failure, like the system calls they wrap. Errno values are listed
- * per function; EINTR and EAGAIN keep the connection usable (call again),
- * any other errno from kws_send/kws_recv means the connection is unusable:
- * call kws_close().
+ * per function. From kws_send/kws_recv: EINTR and EAGAIN keep the
+ * connection usable (call again), EINVAL refuses a bad call and changes
+ * nothing, EPIPE means no more sending (keep receiving to see the close);
+ * after any other errno, kws_recv() reports a close (1006 after
+ * ECONNRESET) or the caller gives up with kws_close().
  *
  * Threads: one thread may send while another receives on the same
  * connection. Two concurrent senders or two concurrent receivers need the
