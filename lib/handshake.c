@@ -306,12 +306,18 @@ static char *parse_head(struct kws_hs *hs)
 {
 	char *start = hs->head;
 	char *line, *next;
+	int lines = 0;
 
 	next = strstr(start, "\r\n");
 	*next = 0;
 	for (line = next + 2; *line != '\r'; line = next + 2) {
 		char *colon, *value, *end;
 
+		/* bounds the work of combining repeated lines, too */
+		if (++lines > HDR_COUNT_MAX) {
+			fail(hs, 431, EMSGSIZE, "too many header lines");
+			return NULL;
+		}
 		next = strstr(line, "\r\n");
 		*next = 0;
 		if (*line == ' ' || *line == '\t') {

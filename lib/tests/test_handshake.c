@@ -272,6 +272,14 @@ static void test_server_rules(void)
 			 GOOD_REQ + strlen(REQ_HEAD));
 		server_expect("refuse_too_many_headers_with_431", big, -1,
 			      EMSGSIZE, 431);
+		off = snprintf(big, sizeof(big), "%s", REQ_HEAD);
+		for (int i = 0; i < 200 && off < 7000; i++)
+			off += snprintf(big + off, sizeof(big) - off,
+					"Cookie: a=%d\r\n", i);
+		snprintf(big + off, sizeof(big) - off, "%s",
+			 GOOD_REQ + strlen(REQ_HEAD));
+		server_expect("refuse_too_many_repeated_lines_with_431", big,
+			      -1, EMSGSIZE, 431);
 	}
 	/* a head still incomplete at EOF: needs more, took every byte */
 	{
