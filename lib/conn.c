@@ -618,7 +618,6 @@ KWS_EXPORT ssize_t kws_recv(struct kws_conn *conn, void *buf, size_t len,
 			info->close_flags = wc.flags;
 		}
 	}
-	info->eom = !!(msg.msg_flags & MSG_EOR) ||
-		    info->opcode == WS_OP_CLOSE;
+	info->eom = !!(msg.msg_flags & MSG_EOR);
 	return n;
 }

@@ -404,12 +404,15 @@ ssize_t kws_user_recv(struct kws_conn *conn, void *buf, size_t len,
 				}
 				return take;
 			}
+			/* a reason longer than @len continues, like a message */
 			info->opcode = WS_OP_CLOSE;
 			info->close_code = u->close_code;
 			info->close_flags = u->close_flags;
-			info->eom = 1;
-			u->close_pending = 0;
-			u->close_reported = 1;
+			if (u->ctl_off == u->ctl_len) {
+				info->eom = 1;
+				u->close_pending = 0;
+				u->close_reported = 1;
+			}
 			return take;
 		}
 		if (u->close_reported)

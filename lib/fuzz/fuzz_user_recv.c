@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		if (mi.opcode == WS_OP_CLOSE) {
-			closes++;
+			closes += mi.eom;	/* a long reason takes calls */
 			continue;
 		}
 		if (closes)

@@ -378,7 +378,8 @@ struct kws_msg_info {
  *   opcode TEXT/BINARY: that many bytes of the message; if !eom, call again
  *     for the rest (a message bigger than @len, or not all arrived yet).
  *     A zero-length message returns 0 with eom set.
- *   opcode CLOSE: the peer's close (reason bytes in @buf), or the
+ *   opcode CLOSE: the peer's close (reason bytes in @buf; a reason longer
+ *     than @len continues on the next call, eom on its last byte), or the
  *     connection failed (WS_CLOSE_LOCAL: libkws or the kernel sent
  *     close_code, 1002/1007/1009, to the peer) or TCP ended without a
  *     close (WS_CLOSE_ABNORMAL, 1006). A close frame is answered
