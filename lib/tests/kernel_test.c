@@ -305,6 +305,36 @@ static void test_abnormal(void)
 	close(fds[0]);
 }
 
+/* A close reason longer than the buffer continues on the next call. */
+static void test_close_reason_split(void)
+{
+	struct kws_attach_opts opts = { .flags = KWS_ATTACH_KERNEL };
+	struct kws_conn *conn = NULL;
+	struct kws_msg_info mi;
+	uint8_t frame[32];
+	size_t fn = 0;
+	char buf[16];
+	int fds[2], ok;
+	ssize_t n;
+
+	frame_put(frame, &fn, 0x88, "\x03\xe8hello", 7, mask_key);
+	tcp_pair(fds);
+	ok = kws_attach(fds[1], WS_ROLE_SERVER, &opts, NULL, 0, &conn) == 0;
+	if (write(fds[0], frame, fn) != (ssize_t)fn)
+		ok = 0;
+	n = ok ? kws_recv(conn, buf, 3, &mi) : -1;
+	ok = ok && n == 3 && mi.opcode == WS_OP_CLOSE && mi.close_code == 1000 &&
+	     !mi.eom && !memcmp(buf, "hel", 3);
+	n = ok ? kws_recv(conn, buf, sizeof(buf), &mi) : -1;
+	ok = ok && n == 2 && mi.opcode == WS_OP_CLOSE && mi.eom &&
+	     !memcmp(buf, "lo", 2);
+	n = ok ? kws_recv(conn, buf, sizeof(buf), &mi) : -1;
+	tap_ok(ok && n == 0 && mi.opcode == 0,
+	       "kernel_server_close_reason_in_two_reads");
+	kws_close(conn);
+	close(fds[0]);
+}
+
 /* KWS_USERSPACE=1 keeps the connection in userspace even with the module. */
 static void test_env_userspace(void)
 {
@@ -340,6 +370,7 @@ int main(void)
 	test_leftover();
 	test_early_frame();
 	test_abnormal();
+	test_close_reason_split();
 	test_env_userspace();
 	return tap_done();
 }
