@@ -10,6 +10,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -305,6 +307,76 @@ static void test_abnormal(void)
 	close(fds[0]);
 }
 
+struct reader {
+	struct kws_conn *conn;
+	uint8_t *buf;
+	ssize_t got;
+	int opcode;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+
+	usleep(100 * 1000);	/* let the sender fill the socket first */
+	r->got = recv_msg(r->conn, r->buf, 4 * MIB, 65536, &r->opcode);
+	return NULL;
+}
+
+/*
+ * Non-blocking kernel sender: kws_send() returns what went out and the
+ * retry loop with the rest completes the one message (abi.md: a frame TCP
+ * took part of stays open).
+ */
+static void test_nonblocking_send(int reader_kernel)
+{
+	struct kws_attach_opts copts = { .flags = KWS_ATTACH_KERNEL };
+	struct kws_attach_opts sopts = {
+		.flags = reader_kernel ? KWS_ATTACH_KERNEL : KWS_ATTACH_USERSPACE,
+	};
+	struct kws_conn *c = NULL, *s = NULL;
+	struct reader r = { .buf = malloc(4 * MIB) };
+	uint8_t *out = malloc(3 * MIB);
+	size_t sent = 0, len = 3 * MIB;
+	int fds[2], ok, partial = 0;
+	pthread_t th;
+
+	fill(out, len, WS_OP_BINARY, 9);
+	tcp_pair(fds);
+	ok = kws_attach(fds[0], WS_ROLE_CLIENT, &copts, NULL, 0, &c) == 0 &&
+	     kws_attach(fds[1], WS_ROLE_SERVER, &sopts, NULL, 0, &s) == 0;
+	if (ok) {
+		fcntl(kws_fd(c), F_SETFL, O_NONBLOCK);
+		r.conn = s;
+		pthread_create(&th, NULL, reader_main, &r);
+		while (ok && sent < len) {
+			ssize_t n = kws_send(c, WS_OP_BINARY, out + sent,
+					     len - sent, 0);
+
+			if (n < 0 && errno == EAGAIN) {
+				struct pollfd p = { kws_fd(c), POLLOUT, 0 };
+
+				poll(&p, 1, 5000);
+				continue;
+			}
+			ok = n > 0;
+			partial += n > 0 && (size_t)n < len - sent;
+			sent += n > 0 ? n : 0;
+		}
+		pthread_join(th, NULL);
+	}
+	tap_ok(ok && partial && r.got == (ssize_t)len &&
+	       r.opcode == WS_OP_BINARY && !memcmp(r.buf, out, len),
+	       "kernel_client_nonblocking_partial_sends_one_message_to_%s",
+	       path_name(reader_kernel));
+	if (!ok || !partial)
+		tap_diag("ok %d partial sends %d got %zd", ok, partial, r.got);
+	kws_close(c);
+	kws_close(s);
+	free(out);
+	free(r.buf);
+}
+
 /* A close reason longer than the buffer continues on the next call. */
 static void test_close_reason_split(void)
 {
@@ -371,6 +443,8 @@ int main(void)
 	test_early_frame();
 	test_abnormal();
 	test_close_reason_split();
+	test_nonblocking_send(1);
+	test_nonblocking_send(0);
 	test_env_userspace();
 	return tap_done();
 }
