@@ -8,7 +8,8 @@
  * step is then "state = row[byte] >> state": the row load does not depend
  * on the state, so the loop-carried dependency is a single shift, and
  * multi-byte text runs at about a byte per cycle, with no branch per
- * character. Pure ASCII words skip the DFA altogether.
+ * character. Long spans run as two halves whose chains the CPU overlaps
+ * (utf8_dual()), and ASCII words skip the DFA altogether.
  *
  * The grammar (RFC 3629 section 4), which rejects overlongs, surrogates
  * (U+D800..U+DFFF) and code points past U+10FFFF by construction:
