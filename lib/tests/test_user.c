@@ -198,6 +198,25 @@ static void test_fragments(void)
 		kws_send_close(c, WS_CLOSE_NORMAL, NULL);
 		pthread_join(th, NULL);
 	}
+	/* non-blocking userspace sender: it waits for room, sends it all */
+	kws_close(c);
+	kws_close(s);
+	conn_pair(1, &c, &s, NULL, NULL);
+	{
+		struct echo e = { .conn = s, .chunk = 100000 };
+		pthread_t th;
+		ssize_t sent;
+
+		fcntl(kws_fd(c), F_SETFL, O_NONBLOCK);
+		pthread_create(&th, NULL, echo_main, &e);
+		sent = kws_send(c, WS_OP_BINARY, big, 900000, 0);
+		fcntl(kws_fd(c), F_SETFL, 0);
+		n = recv_msg(c, got, 3 * 300000 + 1, 3 * 300000 + 1, &opcode);
+		tap_ok(sent == 900000 && n == 900000 && !memcmp(got, big, n),
+		       "client_nonblocking_userspace_send_is_whole");
+		kws_send_close(c, WS_CLOSE_NORMAL, NULL);
+		pthread_join(th, NULL);
+	}
 	free(big);
 	free(got);
 	kws_close(c);
