@@ -24,17 +24,23 @@ u32 kws_mask_copy(u8 *dst, const u8 *src, u64 len, const u8 mask[4], u32 phase)
 	/* Whole words keep the phase: 8 is a multiple of 4. */
 	m = kws_mask_word(mask, phase);
 	/* Loads grouped ahead of stores: the loop is bound by stores. */
-	while (len >= 32) {
+	while (len >= 64) {
 		u64 w0 = kws_load64(src), w1 = kws_load64(src + 8);
 		u64 w2 = kws_load64(src + 16), w3 = kws_load64(src + 24);
+		u64 w4 = kws_load64(src + 32), w5 = kws_load64(src + 40);
+		u64 w6 = kws_load64(src + 48), w7 = kws_load64(src + 56);
 
 		kws_store64(dst, w0 ^ m);
 		kws_store64(dst + 8, w1 ^ m);
 		kws_store64(dst + 16, w2 ^ m);
 		kws_store64(dst + 24, w3 ^ m);
-		dst += 32;
-		src += 32;
-		len -= 32;
+		kws_store64(dst + 32, w4 ^ m);
+		kws_store64(dst + 40, w5 ^ m);
+		kws_store64(dst + 48, w6 ^ m);
+		kws_store64(dst + 56, w7 ^ m);
+		dst += 64;
+		src += 64;
+		len -= 64;
 	}
 	while (len >= 8) {
 		kws_store64(dst, kws_load64(src) ^ m);
