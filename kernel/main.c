@@ -303,10 +303,12 @@ static int kws_do_getsockopt(struct sock *sk, int optname,
 
 	lock_sock(sk);
 	ctx = kws_get_ctx(sk);
-	cfg.role = ctx->role;
-	cfg.tx_opcode = ctx->tx_opcode;
-	cfg.flags = ctx->flags;
-	cfg.max_msg_size = ctx->max_msg;
+	if (ctx->configured) {
+		cfg.role = ctx->role;
+		cfg.tx_opcode = ctx->tx_opcode;
+		cfg.flags = ctx->flags;
+		cfg.max_msg_size = ctx->max_msg;
+	}
 	st.state = ctx->configured ? ctx->state : WS_STATE_UNCONFIGURED;
 	st.close_rcvd = ctx->close_rcvd;
 	st.close_sent = ctx->close_sent;
@@ -350,6 +352,13 @@ static int kws_getsockopt(struct sock *sk, int level, int optname,
 
 /* SO_RCVLOWAT would stop TCP from waking the parser for short frames. */
 static int kws_set_rcvlowat(struct sock *sk, int val)
+{
+	return -EOPNOTSUPP;
+}
+
+/* mmap() serves TCP_ZEROCOPY_RECEIVE: raw, framed, masked bytes. */
+static int kws_mmap(struct file *file, struct socket *sock,
+		    struct vm_area_struct *vma)
 {
 	return -EOPNOTSUPP;
 }
@@ -432,7 +441,7 @@ static void kws_build_proto_ops(struct proto_ops *ops,
 	ops->read_sock = kws_rx_read_sock;
 	ops->read_skb = kws_rx_read_skb;
 	ops->sendmsg_locked = NULL;
-	ops->mmap = sock_no_mmap;
+	ops->mmap = kws_mmap;
 	ops->peek_len = NULL;
 	ops->set_peek_off = NULL;
 	ops->set_rcvlowat = kws_set_rcvlowat;

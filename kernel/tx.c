@@ -323,28 +323,46 @@ out:
 }
 
 /*
- * proto_ops.shutdown: SHUT_WR and SHUT_RDWR first send a close 1000
- * (RFC 6455 7.1.2), blocking as a write would, then shut TCP as usual.
+ * proto_ops.shutdown. SHUT_WR on an open connection starts the closing
+ * handshake: a close 1000 (RFC 6455 7.1.2), blocking as a write would; TCP's
+ * send side then ends as for any close handshake (7.1.1: the server once both
+ * closes passed, a client once the server's FIN came), not at once. SHUT_RDWR
+ * sends the close too, then shuts TCP now. Anything else, or when no close
+ * can be sent (a frame is half sent, the handshake is over), is plain TCP.
  * Process context, no lock held.
  */
 int kws_tx_sock_shutdown(struct socket *sock, int how)
 {
 	struct sock *sk = sock->sk;
 	struct kws_ctx *ctx = kws_get_ctx(sk);
+	bool handshake = false;
 
-	if (ctx && (how == SHUT_WR || how == SHUT_RDWR)) {
-		mutex_lock(&ctx->tx_lock);
-		lock_sock(sk);
-		if (ctx->configured && !kws_tx_frame_open(ctx)) {
-			if (!ctx->close_sent && !ctx->rx_eof)
-				kws_ctrl_queue_close(ctx, WS_CLOSE_NORMAL,
-						     NULL, 0);
-			kws_ctrl_flush(sk, ctx, MSG_NOSIGNAL);
-		}
-		release_sock(sk);
-		mutex_unlock(&ctx->tx_lock);
+	if (!ctx)
+		return -ENOTCONN;
+	if (how != SHUT_WR && how != SHUT_RDWR)
+		return ctx->sk_ops->shutdown(sock, how);
+
+	mutex_lock(&ctx->tx_lock);
+	lock_sock(sk);
+	if (ctx->configured && !kws_tx_frame_open(ctx) && !ctx->rx_eof &&
+	    !ctx->close_sent && !ctx->shut_wr &&
+	    !(sk->sk_shutdown & SEND_SHUTDOWN)) {
+		kws_ctrl_queue_close(ctx, WS_CLOSE_NORMAL, NULL, 0);
+		/* Interrupted or timed out: tx_work sends it later. */
+		if (kws_ctrl_flush(sk, ctx, MSG_NOSIGNAL))
+			kws_ctrl_kick(ctx);
+		handshake = true;
+	} else if (ctx->configured && ctx->close_sent && !ctx->rx_eof &&
+		   !ctx->shut_wr) {
+		/* Our close is out already: the handshake decides. */
+		handshake = true;
 	}
-	return ctx ? ctx->sk_ops->shutdown(sock, how) : -ENOTCONN;
+	release_sock(sk);
+	mutex_unlock(&ctx->tx_lock);
+
+	if (handshake && how == SHUT_WR)
+		return 0;
+	return ctx->sk_ops->shutdown(sock, how);
 }
 
 #ifdef KWS_HAVE_SENDPAGE
