@@ -38,6 +38,12 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+# The C peers (lws client and echo server): build or refresh them if a compiler is at hand.
+if command -v cc >/dev/null && command -v make >/dev/null; then
+	make -s -C selftests/interop >/dev/null 2>&1 || echo "# could not build selftests/interop/lws_client"
+	make -s -C tests/conformance >/dev/null 2>&1 || echo "# could not build tests/conformance/servers/lws_echo"
+fi
+
 kwscat=
 for c in tools/kwscat/kwscat tools/kwscat; do
 	[ -f "$c" ] && [ -x "$c" ] && { kwscat=$c; break; }
