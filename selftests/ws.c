@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -3106,6 +3107,412 @@ TEST_F(ws, keepalive_timeout_1011)
 			   WS_CLOSE_INTERNAL, NULL, 0);
 	expect_app_close(_metadata, self->fd, WS_CLOSE_INTERNAL, WS_CLOSE_LOCAL,
 			 NULL, 0);
+}
+
+/* -- faults, concurrency and stress -- */
+
+/*
+ * A bad user buffer must not leave a header on the wire that announces
+ * bytes that never come: the peer sees one well-formed frame in the end.
+ */
+TEST_F(ws, send_efault_no_corruption)
+{
+	EXPECT_EQ(-1, send(self->fd, (void *)8, 10, MSG_NOSIGNAL));
+	EXPECT_EQ(EFAULT, errno);
+	/* The retry completes an open frame or starts a new one. */
+	ASSERT_EQ(10, send(self->fd, "0123456789", 10, 0));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		     "0123456789", 10);
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+}
+
+TEST_F(ws, recv_efault)
+{
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		  "fault", 5);
+	usleep(100000);
+	EXPECT_EQ(-1, recv(self->fd, (void *)8, 5, 0));
+	EXPECT_EQ(EFAULT, errno);
+	/* The socket still works. */
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_PING,
+		  "ok", 2);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		     "ok", 2);
+}
+
+TEST_F(ws, recvmsg_iov_multiple)
+{
+	char a[3], b[10];
+	struct iovec iov[2] = {
+		{ .iov_base = a, .iov_len = sizeof(a) },
+		{ .iov_base = b, .iov_len = sizeof(b) },
+	};
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "abcdefgh", 8);
+	EXPECT_EQ(8, recvmsg(self->fd, &msg, 0));
+	EXPECT_TRUE(msg.msg_flags & MSG_EOR);
+	EXPECT_EQ(0, memcmp(a, "abc", 3));
+	EXPECT_EQ(0, memcmp(b, "defgh", 5));
+}
+
+TEST_F(ws, sendmsg_iov_multiple)
+{
+	struct iovec iov[3] = {
+		{ .iov_base = "one", .iov_len = 3 },
+		{ .iov_base = "", .iov_len = 0 },
+		{ .iov_base = "two", .iov_len = 3 },
+	};
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 3 };
+
+	EXPECT_EQ(6, sendmsg(self->fd, &msg, 0));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		     "onetwo", 6);
+}
+
+/* A pong may go between the application's fragments (they are frames). */
+TEST_F(ws, auto_pong_between_app_fragments)
+{
+	ASSERT_EQ(1, ws_send(self->fd, "a", 1, MSG_MORE, WS_OP_TEXT));
+	expect_frame(_metadata, self->peer, variant->role, false, WS_OP_TEXT,
+		     "a", 1);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_PING,
+		  "mid", 3);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		     "mid", 3);
+	ASSERT_EQ(1, ws_send(self->fd, "b", 1, 0, -1));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_CONT,
+		     "b", 1);
+}
+
+/* Data, a delivered ping, data: three records, never merged. */
+TEST_F(ws, data_control_data)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+	uint8_t buf[64];
+	struct rx rx;
+	int fd, peer;
+
+	if (!ws_pair(_metadata, variant->family, variant->role,
+		     WS_F_DELIVER_CONTROL, 0, &fd, &peer))
+		return;
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "d1", 2);
+	wb_frame(&wb, masks, true, WS_OP_PING, "c", 1);
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "d2", 2);
+	wb_send(_metadata, peer, &wb, 0, 0);
+	usleep(100000);
+	EXPECT_EQ(2, ws_recv(fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_EQ(WS_OP_TEXT, rx.op);
+	EXPECT_EQ(1, ws_recv(fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_EQ(WS_OP_PING, rx.op);
+	EXPECT_EQ(2, ws_recv(fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_EQ(WS_OP_TEXT, rx.op);
+	EXPECT_EQ(0, memcmp(buf, "d2", 2));
+	wb_free(&wb);
+	close(fd);
+	close(peer);
+}
+
+/*
+ * Many pings while nobody reads pongs: bounded work, and the latest ping
+ * is answered in the end (RFC 6455 5.5.3 allows skipping earlier ones).
+ */
+TEST_F_TIMEOUT(ws, ping_flood_latest_answered, 60)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+	uint8_t p[125], last[125];
+	int i, pongs = 0;
+
+	for (i = 0; i < 2000; i++) {
+		memset(p, 0, sizeof(p));
+		snprintf((char *)p, sizeof(p), "ping %d", i);
+		wb_frame(&wb, masks, true, WS_OP_PING, p, sizeof(p));
+	}
+	memcpy(last, p, sizeof(p));
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	for (;;) {
+		struct rframe f;
+
+		ASSERT_EQ(RF_OK, peer_read_frame(self->peer, &f, IO_TIMEOUT_MS)) {
+			TH_LOG("after %d pongs, no pong for the last ping", pongs);
+		}
+		ASSERT_EQ(WS_OP_PONG, f.op);
+		ASSERT_EQ(125, f.len);
+		pongs++;
+		if (!memcmp(f.data, last, sizeof(last))) {
+			rframe_free(&f);
+			break;
+		}
+		rframe_free(&f);
+	}
+	TH_LOG("%d pongs for 2000 pings", pongs);
+	/* And nothing after the last one. */
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+	wb_free(&wb);
+}
+
+/* close(2) while a large message streams in: no hang, no splat. */
+TEST_F_TIMEOUT(ws, close_during_large_recv, 60)
+{
+	size_t len = 8u << 20;
+	uint8_t *buf = malloc(len), in[4096];
+	struct wbuf wb = {};
+	struct rx rx;
+	pid_t pid;
+
+	ASSERT_NE(NULL, buf);
+	fill_pattern(buf, len, 41);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_BINARY, buf, len);
+	pid = spawn_sender(self->peer, wb.p, wb.len, 65536);
+	ASSERT_LE(0, pid);
+	ASSERT_LT(0, ws_recv(self->fd, in, sizeof(in), 0, &rx));
+	EXPECT_FALSE(rx.flags & MSG_EOR);
+	close(self->fd);
+	self->fd = -1;
+	/* The sender ends with EPIPE/ECONNRESET or after its last byte. */
+	reap(pid);
+	wb_free(&wb);
+	free(buf);
+}
+
+/* Two processes read: every message goes whole to one of them. */
+TEST_F_TIMEOUT(ws, multiproc_readers, 60)
+{
+	enum { NMSG = 200, NPROC = 2 };
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+	int i, total = 0, status;
+	pid_t pids[NPROC];
+	uint8_t m[300];
+
+	for (i = 0; i < NPROC; i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (!pids[i]) {
+			int count = 0;
+
+			set_timeouts(self->fd, 20000);
+			for (;;) {
+				uint8_t buf[512];
+				struct rx rx;
+				ssize_t n = ws_recv(self->fd, buf, sizeof(buf),
+						    0, &rx);
+				size_t k;
+
+				if (n <= 0 || rx.has_close)
+					break;
+				/* Whole, and all the same byte. */
+				if (!(rx.flags & MSG_EOR) || n < 1)
+					_exit(200);
+				for (k = 1; k < (size_t)n; k++)
+					if (buf[k] != buf[0])
+						_exit(201);
+				if (n != 1 + (ssize_t)buf[0])
+					_exit(202);
+				count++;
+			}
+			_exit(count);
+		}
+	}
+	for (i = 0; i < NMSG; i++) {
+		memset(m, i & 0xff, sizeof(m));
+		wb_frame(&wb, masks, true, WS_OP_BINARY, m, 1 + (i & 0xff));
+		if (wb.len > 16384)
+			wb_send(_metadata, self->peer, &wb, 0, 0);
+	}
+	wb_close(&wb, masks, 1000, "", 0);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	for (i = 0; i < NPROC; i++) {
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		ASSERT_TRUE(WIFEXITED(status));
+		ASSERT_LE(WEXITSTATUS(status), NMSG) {
+			TH_LOG("reader %d: bad message (%d)", i,
+			       WEXITSTATUS(status));
+		}
+		total += WEXITSTATUS(status);
+	}
+	EXPECT_EQ(NMSG, total);
+	wb_free(&wb);
+}
+
+/* Two processes write: frames never interleave on the wire. */
+TEST_F_TIMEOUT(ws, multiproc_writers, 60)
+{
+	enum { NMSG = 100, NPROC = 2, LEN = 3000 };
+	int i, seen[NPROC] = {};
+	pid_t pids[NPROC];
+
+	for (i = 0; i < NPROC; i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (!pids[i]) {
+			uint8_t m[LEN];
+			int j;
+
+			memset(m, 'A' + i, sizeof(m));
+			for (j = 0; j < NMSG; j++)
+				if (send(self->fd, m, sizeof(m), 0) != LEN)
+					_exit(1);
+			_exit(0);
+		}
+	}
+	for (i = 0; i < NMSG * NPROC; i++) {
+		struct rframe f;
+		size_t k;
+
+		expect_frame_hdr(_metadata, self->peer, variant->role, true,
+				 WS_OP_BINARY, &f);
+		ASSERT_EQ(LEN, f.len);
+		ASSERT_TRUE(f.data[0] == 'A' || f.data[0] == 'B');
+		for (k = 1; k < LEN; k++)
+			ASSERT_EQ(f.data[0], f.data[k]);
+		seen[f.data[0] - 'A']++;
+		rframe_free(&f);
+	}
+	EXPECT_EQ(NMSG, seen[0]);
+	EXPECT_EQ(NMSG, seen[1]);
+	for (i = 0; i < NPROC; i++)
+		EXPECT_EQ(0, reap(pids[i]));
+}
+
+struct frame_reader {
+	int fd;
+	size_t data_len;	/* payload of data frames */
+	int pongs;
+	int ok;			/* 1: data complete and equal to expect */
+	const uint8_t *expect;
+	size_t expect_len;
+};
+
+static void *read_frames_thread(void *arg)
+{
+	struct frame_reader *r = arg;
+	uint8_t *got = malloc(r->expect_len);
+	bool fin = false;
+
+	r->ok = 0;
+	while (got && !fin) {
+		struct rframe f;
+
+		if (peer_read_frame(r->fd, &f, 20000) != RF_OK)
+			break;
+		if (f.op == WS_OP_PONG) {
+			r->pongs++;
+		} else if (f.op == WS_OP_BINARY || f.op == WS_OP_CONT) {
+			if (r->data_len + f.len > r->expect_len) {
+				rframe_free(&f);
+				break;
+			}
+			memcpy(got + r->data_len, f.data, f.len);
+			r->data_len += f.len;
+			fin = f.fin;
+		} else {
+			rframe_free(&f);
+			break;
+		}
+		rframe_free(&f);
+	}
+	if (fin && r->data_len == r->expect_len &&
+	    !memcmp(got, r->expect, r->expect_len))
+		r->ok = 1;
+	free(got);
+	return NULL;
+}
+
+/*
+ * Both directions at once, with pings inside the incoming stream: the
+ * pongs wait for the outgoing frame to end, and nothing gets corrupted.
+ */
+TEST_F_TIMEOUT(ws, bidir_large_with_pings, 120)
+{
+	size_t len = 2u << 20, got;
+	uint8_t *out = malloc(len), *in = malloc(len), *rbuf = malloc(len + 1);
+	bool masks = peer_masks(variant->role);
+	struct frame_reader r = { .fd = self->peer };
+	struct wbuf wb = {};
+	pthread_t th;
+	pid_t tx, rx;
+	size_t i;
+	int op;
+
+	ASSERT_NE(NULL, out);
+	ASSERT_NE(NULL, in);
+	ASSERT_NE(NULL, rbuf);
+	fill_pattern(out, len, 43);
+	fill_pattern(in, len, 47);
+	/* The incoming message in 16 fragments with a ping after each. */
+	for (i = 0; i < 16; i++) {
+		wb_frame(&wb, masks, i == 15, i ? WS_OP_CONT : WS_OP_BINARY,
+			 in + i * (len / 16), len / 16);
+		wb_frame(&wb, masks, true, WS_OP_PING, "x", 1);
+	}
+	r.expect = out;
+	r.expect_len = len;
+	set_timeouts(self->fd, 30000);
+	ASSERT_EQ(0, pthread_create(&th, NULL, read_frames_thread, &r));
+	tx = fork();
+	ASSERT_LE(0, tx);
+	if (!tx)
+		_exit(send(self->fd, out, len, 0) == (ssize_t)len ? 0 : 1);
+	rx = spawn_sender(self->peer, wb.p, wb.len, 0);
+	ASSERT_LE(0, rx);
+	got = recv_message(_metadata, self->fd, rbuf, len + 1, &op);
+	EXPECT_EQ(len, got);
+	EXPECT_EQ(0, memcmp(rbuf, in, len));
+	EXPECT_EQ(0, reap(tx));
+	EXPECT_EQ(0, reap(rx));
+	pthread_join(th, NULL);
+	EXPECT_EQ(1, r.ok) {
+		TH_LOG("outgoing message corrupted (%zu bytes, %d pongs)",
+		       r.data_len, r.pongs);
+	}
+	wb_free(&wb);
+	free(out);
+	free(in);
+	free(rbuf);
+}
+
+/* A close frame in the leftover closes as soon as the layer starts. */
+TEST_F(ws, leftover_close_echoed)
+{
+	struct wbuf wb = {};
+	int fd, peer;
+
+	if (!ws_pair_attached(_metadata, variant->family, variant->role, &fd,
+			      &peer))
+		return;
+	wb_close(&wb, peer_masks(variant->role), 1001, "gone", 4);
+	ASSERT_EQ(0, setsockopt(fd, SOL_WS, WS_LEFTOVER, wb.p, wb.len));
+	ASSERT_EQ(0, ws_config(fd, variant->role, 0, 0));
+	expect_close_frame(_metadata, peer, variant->role, 1001, NULL, 0);
+	expect_app_close(_metadata, fd, 1001, 0, "gone", 4);
+	wb_free(&wb);
+	close(fd);
+	close(peer);
+}
+
+/* The leftover is parsed with the same rules: a bad frame fails. */
+TEST_F(ws, leftover_invalid_1002)
+{
+	struct wbuf wb = {};
+	int fd, peer;
+
+	if (!ws_pair_attached(_metadata, variant->family, variant->role, &fd,
+			      &peer))
+		return;
+	wb_frame(&wb, !peer_masks(variant->role), true, WS_OP_TEXT, "x", 1);
+	ASSERT_EQ(0, setsockopt(fd, SOL_WS, WS_LEFTOVER, wb.p, wb.len));
+	ASSERT_EQ(0, ws_config(fd, variant->role, 0, 0));
+	expect_close_frame(_metadata, peer, variant->role,
+			   WS_CLOSE_PROTOCOL_ERROR, NULL, 0);
+	expect_app_close(_metadata, fd, WS_CLOSE_PROTOCOL_ERROR,
+			 WS_CLOSE_LOCAL, NULL, 0);
+	wb_free(&wb);
+	close(fd);
+	close(peer);
 }
 
 /* ---- ws_err: malformed input, exact close codes -------------------------- */
