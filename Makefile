@@ -19,7 +19,7 @@ MODSRC := Kbuild kernel codec include
 
 USER_DIRS := codec lib selftests tools
 
-.PHONY: bench all module modules-all sparse userspace check check-host check-static \
+.PHONY: check-debug bench all module modules-all sparse userspace check check-host check-static \
 	check-vm demo deps clean $(USER_DIRS)
 
 all: module userspace
@@ -47,6 +47,12 @@ $(USER_DIRS):
 
 check:
 	@tools/check
+
+# The reliability lane: every VM test on the 6.12 debug kernel (KASAN,
+# lockdep, ...), built on first use (Documentation/reliability.md).
+check-debug:
+	@tools/vm/debug-kernel >/dev/null
+	@tools/check --kernels debug --no-static --no-host
 
 demo:
 	@tools/demo
