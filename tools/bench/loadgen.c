@@ -449,7 +449,11 @@ static int run_ping(void)
 			}
 			next = start + interval * due / opt.conns;
 		}
-		wait_ms = (next - t) / 1000000;
+		/* Sleep at least 1 ms (pings then go out in small batches):
+		 * a 0 ms timeout would spin and bill the client's polling to
+		 * the whole-guest cost per ping.
+		 */
+		wait_ms = next > t ? (next - t + 999999) / 1000000 : 1;
 		n = epoll_wait(ep, evs, 256, wait_ms);
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait: %m");
