@@ -191,9 +191,8 @@ static int kws_set_max_msg(struct kws_ctx *ctx, sockptr_t optval,
 		return -EFAULT;
 	if (!val)
 		val = kws_net_default_max_msg(sock_net(ctx->sk));
+	/* kws_rx_actor() hands it to the parser before each feed. */
 	ctx->max_msg = val;
-	/* Takes effect at the next frame header. */
-	ctx->parser.max_msg = val;
 	return 0;
 }
 

@@ -238,6 +238,16 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 				goto out;
 			}
 
+			/*
+			 * WS_MAX_MSG_SIZE may have dropped below the open
+			 * message's size: cap that message where it is (the
+			 * codec requires msg_len <= max_msg), full limit from
+			 * the next message on.
+			 */
+			ctx->parser.max_msg = ctx->max_msg;
+			if (ctx->parser.msg_opcode &&
+			    ctx->parser.msg_len > ctx->max_msg)
+				ctx->parser.max_msg = ctx->parser.msg_len;
 			n = kws_parser_feed(&ctx->parser, data + used,
 					    blk - used, &ev);
 			switch (ev.type) {
