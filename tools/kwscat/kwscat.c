@@ -33,6 +33,9 @@ static void usage(FILE *f)
 "  -l, --listen [ADDR:]PORT  server role (ADDR may be [IPv6])\n"
 "  -e, --echo              with --listen: echo every message with its opcode\n"
 "  -1, --once              server: exit after the first connection closes\n"
+"  -n, --messages N        close after receiving N messages, not at stdin EOF\n"
+"                          (a server may drop replies to messages that cross\n"
+"                          our close: wait for them this way)\n"
 "  -p, --protocol P        offer (client) or accept (server) subprotocol P;\n"
 "                          repeat or separate with commas\n"
 "  -u, --userspace         use the userspace codec, never the kernel ULP\n"
@@ -101,6 +104,7 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
 		{ "listen",		required_argument,	NULL, 'l' },
 		{ "echo",		no_argument,		NULL, 'e' },
 		{ "once",		no_argument,		NULL, '1' },
+		{ "messages",		required_argument,	NULL, 'n' },
 		{ "protocol",		required_argument,	NULL, 'p' },
 		{ "userspace",		no_argument,		NULL, 'u' },
 		{ "kernel",		no_argument,		NULL, 'k' },
@@ -116,7 +120,7 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
 	unsigned long long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "bc:l:e1p:uki:m:t:qvh", longopts,
+	while ((c = getopt_long(argc, argv, "bc:l:e1n:p:uki:m:t:qvh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'b':
@@ -135,6 +139,11 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
 			break;
 		case '1':
 			o->once = true;
+			break;
+		case 'n':
+			if (parse_num(optarg, 1, ULLONG_MAX, &v))
+				goto bad_value;
+			o->messages = v;
 			break;
 		case 'p':
 			if (add_protocols(o, optarg)) {

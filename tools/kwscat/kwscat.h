@@ -39,6 +39,7 @@ struct kc_opts {
 	bool verbose;
 	bool quiet;			/* no progress line */
 	size_t chunk;			/* message size from stdin (--binary) */
+	uint64_t messages;		/* close after this many; 0: at EOF */
 	unsigned int ping_interval_ms;	/* 0: no keepalive */
 	unsigned int ping_timeout_ms;
 	int timeout_ms;			/* connect + handshake */

@@ -95,6 +95,15 @@ static bool send_msg(struct session *s, int opcode, const char *buf,
 	return true;
 }
 
+/* Start the closing handshake, once. Called with s->lock held. */
+static void send_close_locked(struct session *s)
+{
+	if (!s->close_sent && kws_send_close(s->conn, WS_CLOSE_NORMAL, NULL) &&
+	    errno != EPIPE)
+		fprintf(stderr, "%s: close: %s\n", kc_progname, strerror(errno));
+	s->close_sent = true;
+}
+
 /* EOF on stdin: finish an open message, then start the closing handshake. */
 static void send_eof(struct session *s, int opcode, const char *buf,
 		     size_t len, bool open_msg)
@@ -103,10 +112,9 @@ static void send_eof(struct session *s, int opcode, const char *buf,
 		return;
 	if (len || open_msg)
 		send_locked(s, opcode, buf, len, 0);
-	if (!s->close_sent && kws_send_close(s->conn, WS_CLOSE_NORMAL, NULL) &&
-	    errno != EPIPE)
-		fprintf(stderr, "%s: close: %s\n", kc_progname, strerror(errno));
-	s->close_sent = true;
+	/* With --messages the receiver closes once they are in. */
+	if (!s->o->messages)
+		send_close_locked(s);
 	s->stdin_done = true;
 	pthread_mutex_unlock(&s->lock);
 }
@@ -265,6 +273,7 @@ static int receive(struct session *s, struct kws_conn *c)
 	const struct kc_opts *o = s->o;
 	struct kws_msg_info mi;
 	int64_t last_in = now_ms(), ping_sent = 0;
+	uint64_t messages = 0;
 	int rc = KC_EXIT_OK;
 	char *buf = malloc(RECV_BUF);
 
@@ -298,8 +307,14 @@ static int receive(struct session *s, struct kws_conn *c)
 				rc = KC_EXIT_ERROR;
 				goto out;
 			}
-			if (mi.eom)
-				fflush(stdout);
+			if (!mi.eom)
+				break;
+			fflush(stdout);
+			if (o->messages && ++messages == o->messages) {
+				pthread_mutex_lock(&s->lock);
+				send_close_locked(s);
+				pthread_mutex_unlock(&s->lock);
+			}
 			break;
 		case WS_OP_CLOSE:
 			rc = close_status(o, &mi, buf, n);

@@ -32,7 +32,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pretty() { echo "# $*"; }
+# Commentary goes to the original stdout even inside redirected commands.
+exec 3>&1
+pretty() { echo "# $*" >&3; }
 # run CMD...: echo it, then run it.
 run() { pretty "\$ $*"; "$@"; }
 
@@ -45,12 +47,17 @@ result() {
 		failed=$((failed + 1))
 	fi
 }
-# check NAME CMD...: one test, passed when CMD exits 0.
+# check NAME CMD...: one test, passed when CMD exits 0. With an argument,
+# run.sh runs only the tests whose names contain it.
+only=${1:-}
 check() {
 	local name=$1
 	shift
+	case "$name" in *"$only"*) ;; *) return 0 ;; esac
+	local t0=$SECONDS
 	"$@"
 	result $? "$name"
+	pretty "($((SECONDS - t0)) s)"
 }
 
 # server NAME STDIN ARGS...: start kwscat --listen 127.0.0.1:0 ARGS with
@@ -148,11 +155,15 @@ server echo /dev/null --echo --kernel -v || exit 1
 ECHO=ws://127.0.0.1:$PORT/echo
 pretty "echo server on $ECHO"
 
+# The server's kernel answers a close as soon as it parses it, so echoes of
+# messages just before our close may be dropped (RFC 6455 5.5.1 allows it):
+# clients wait for their echoes with -n before closing.
+
 # Test that text lines come back as lines, over the kernel on both sides.
 t_text() {
 	printf 'hello\n\nwörld ✓\nlast line without newline' >"$tmp/text.in"
 	printf 'hello\n\nwörld ✓\nlast line without newline\n' >"$tmp/text.want"
-	run "$KWSCAT" --kernel -v "$ECHO" <"$tmp/text.in" >"$tmp/text.out" 2>"$tmp/text.err"
+	run "$KWSCAT" --kernel -v -n 4 "$ECHO" <"$tmp/text.in" >"$tmp/text.out" 2>"$tmp/text.err"
 	local rc=$?
 	sed 's/^/#   /' "$tmp/text.err"
 	[ $rc = 0 ] && cmp -s "$tmp/text.want" "$tmp/text.out" &&
@@ -163,15 +174,15 @@ check kwscat.text_kernel t_text
 # Test that a binary stream comes back byte for byte.
 t_binary() {
 	head -c 1000000 /dev/urandom >"$tmp/bin.in"
-	run "$KWSCAT" --kernel --binary --chunk 4096 "$ECHO" <"$tmp/bin.in" >"$tmp/bin.out" &&
+	run "$KWSCAT" --kernel --binary --chunk 4096 -n 245 "$ECHO" <"$tmp/bin.in" >"$tmp/bin.out" &&
 	cmp "$tmp/bin.in" "$tmp/bin.out"
 }
 check kwscat.binary_kernel t_binary
 
 # Test that a transfer larger than the socket buffers does not deadlock.
 t_large() {
-	head -c 24000000 /dev/urandom >"$tmp/large.in"
-	run timeout 300 "$KWSCAT" --kernel --binary --chunk 1M "$ECHO" <"$tmp/large.in" >"$tmp/large.out" &&
+	head -c 8000000 /dev/urandom >"$tmp/large.in"
+	run timeout 300 "$KWSCAT" --kernel --binary --chunk 1M -n 8 "$ECHO" <"$tmp/large.in" >"$tmp/large.out" &&
 	cmp "$tmp/large.in" "$tmp/large.out"
 }
 check kwscat.large_transfer_kernel t_large
@@ -179,7 +190,7 @@ check kwscat.large_transfer_kernel t_large
 # Test that the userspace codec talks to the kernel one.
 t_userspace() {
 	seq 1 1000 >"$tmp/us.in"
-	run "$KWSCAT" --userspace -v "$ECHO" <"$tmp/us.in" >"$tmp/us.out" 2>"$tmp/us.err" &&
+	run "$KWSCAT" --userspace -v -n 1000 "$ECHO" <"$tmp/us.in" >"$tmp/us.out" 2>"$tmp/us.err" &&
 	cmp "$tmp/us.in" "$tmp/us.out" && grep -q "userspace codec" "$tmp/us.err"
 }
 check kwscat.userspace_client_kernel_server t_userspace
@@ -190,12 +201,14 @@ t_concurrent() {
 	pretty "50 clients at once"
 	for i in $(seq 50); do
 		printf 'client %d line 1\nclient %d line 2\n' $i $i >"$tmp/c$i.in"
-		"$KWSCAT" --kernel "$ECHO" <"$tmp/c$i.in" >"$tmp/c$i.out" 2>"$tmp/c$i.err" &
+		"$KWSCAT" --kernel -n 2 "$ECHO" <"$tmp/c$i.in" >"$tmp/c$i.out" 2>"$tmp/c$i.err" &
 		cp+=($!)
 	done
 	for i in $(seq 50); do
-		wait "${cp[$((i - 1))]}" || bad=$((bad + 1))
-		cmp -s "$tmp/c$i.in" "$tmp/c$i.out" || bad=$((bad + 1))
+		wait "${cp[$((i - 1))]}" && cmp -s "$tmp/c$i.in" "$tmp/c$i.out" && continue
+		bad=$((bad + 1))
+		[ $bad -le 3 ] || continue
+		pretty "client $i: $(cat "$tmp/c$i.err"), got: $(head -c 200 "$tmp/c$i.out" | tr '\n' '|')"
 	done
 	pretty "$bad failures"
 	[ $bad = 0 ]
@@ -221,7 +234,7 @@ t_keepalive() {
 	local before after
 	before=$(stat_of pings_answered)
 	(echo start; sleep 2; echo end) |
-		run "$KWSCAT" --kernel --ping-interval 200 "$ECHO" >"$tmp/ka.out" || return 1
+		run "$KWSCAT" --kernel --ping-interval 200 -n 2 "$ECHO" >"$tmp/ka.out" || return 1
 	after=$(stat_of pings_answered)
 	pretty "pings_answered $before -> $after"
 	[ "$(cat "$tmp/ka.out")" = "$(printf 'start\nend')" ] && [ $((after - before)) -ge 2 ]
@@ -268,13 +281,17 @@ t_ss() {
 	"$KWSCAT" --kernel "$ECHO" <&9 >/dev/null &
 	cpid=$!
 	for i in $(seq 50); do
-		ss -tien state established "( dport = :$PORT )" >"$tmp/ss.out"
+		ss -tie >"$tmp/ss.out"
 		grep -q "tcp-ulp-ws" "$tmp/ss.out" && { found=0; break; }
 		sleep 0.1
 	done
 	kill "$cpid"
 	wait "$cpid" 2>/dev/null
-	grep -o "tcp-ulp-ws.*" "$tmp/ss.out" | head -n 1 | sed 's/^/#   /'
+	if [ $found = 0 ]; then
+		grep -o "tcp-ulp-ws.*" "$tmp/ss.out" | head -n 1 | sed 's/^/#   /'
+	else
+		sed 's/^/#   /' "$tmp/ss.out"
+	fi
 	return $found
 }
 check ss.shows_ulp t_ss
@@ -296,6 +313,7 @@ check proc.kws_stat t_proc
 expect_fail() {
 	local name=$1 code=$2 pattern=$3 rc
 	shift 3
+	case "$name" in *"$only"*) ;; *) return 0 ;; esac
 	"$@" <&9 >/dev/null 2>"$tmp/err"
 	rc=$?
 	pretty "\$ $* -> exit $rc: $(cat "$tmp/err")"
