@@ -3123,6 +3123,228 @@ TEST_F(ws, keepalive_timeout_1011)
 			 NULL, 0);
 }
 
+/* -- edges -- */
+
+/* A zero-byte buffer takes nothing: 0, no MSG_EOR, the opcode; data stays. */
+TEST_F(ws, recv_zero_len_buffer)
+{
+	uint8_t buf[8];
+	struct rx rx;
+
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "abc", 3);
+	usleep(100000);
+	EXPECT_EQ(0, ws_recv(self->fd, buf, 0, MSG_DONTWAIT, &rx));
+	EXPECT_FALSE(rx.flags & MSG_EOR);
+	EXPECT_EQ(WS_OP_TEXT, rx.op);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "abc", 3);
+}
+
+/*
+ * A frame announcing more than 4 GiB (no size limit): the length must not
+ * be cut to 32 bits. 2^32 + 3 read as 3 would end the message at once.
+ */
+TEST_F_TIMEOUT(ws, recv_length_over_4g_not_truncated, 60)
+{
+	size_t chunk = 1u << 20;
+	uint8_t *buf = malloc(chunk), *in = malloc(chunk);
+	struct wbuf wb = {};
+	size_t got = 0;
+	int fd, peer;
+	pid_t pid;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, in);
+	if (!ws_pair(_metadata, variant->family, variant->role, 0,
+		     WS_MAX_MSG_UNLIMITED, &fd, &peer))
+		return;
+	fill_pattern(buf, chunk, 53);
+	wb_frame_raw(&wb, B0(true, 0, WS_OP_BINARY), peer_masks(variant->role),
+		     (1ULL << 32) + 3, buf, chunk);
+	pid = spawn_sender(peer, wb.p, wb.len, 0);
+	ASSERT_LE(0, pid);
+	while (got < chunk) {
+		struct rx rx;
+		ssize_t n = ws_recv(fd, in + got, chunk - got, 0, &rx);
+
+		ASSERT_GT(n, 0) {
+			TH_LOG("after %zu bytes: %s, close %d", got,
+			       n ? strerror(errno) : "EOF", rx.close.code);
+		}
+		ASSERT_FALSE(rx.has_close) {
+			TH_LOG("close %u after %zu bytes", rx.close.code, got);
+		}
+		ASSERT_FALSE(rx.flags & MSG_EOR) {
+			TH_LOG("message ended after %zu bytes", got + n);
+		}
+		got += n;
+	}
+	EXPECT_EQ(0, memcmp(in, buf, chunk));
+	EXPECT_EQ(WS_STATE_OPEN, get_state(_metadata, fd).state);
+	EXPECT_EQ(0, reap(pid));
+	close(fd);
+	close(peer);
+	wb_free(&wb);
+	free(buf);
+	free(in);
+}
+
+/* design.md: non-minimal length encodings are accepted. */
+TEST_F(ws, recv_nonminimal_length)
+{
+	bool masks = peer_masks(variant->role);
+	uint8_t hdr[14], key[4] = { 1, 2, 3, 4 }, p[5];
+	size_t n = 0, i;
+
+	/* "hello" with a 64-bit length. */
+	hdr[n++] = 0x81;
+	hdr[n++] = (masks ? 0x80 : 0) | 127;
+	for (i = 0; i < 7; i++)
+		hdr[n++] = 0;
+	hdr[n++] = 5;
+	if (masks) {
+		memcpy(hdr + n, key, 4);
+		n += 4;
+	}
+	for (i = 0; i < 5; i++)
+		p[i] = "hello"[i] ^ (masks ? key[i & 3] : 0);
+	ASSERT_EQ(0, send_chunks(self->peer, hdr, n, 0, 0));
+	ASSERT_EQ(0, send_chunks(self->peer, p, 5, 0, 0));
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "hello", 5);
+}
+
+/*
+ * The same for a control frame: 2 bytes in a 16-bit length are within
+ * RFC 6455 5.5's 125 (design.md accepts non-minimal encodings).
+ */
+TEST_F(ws, recv_nonminimal_length_control)
+{
+	bool masks = peer_masks(variant->role);
+	uint8_t hdr[14], key[4] = { 1, 2, 3, 4 }, p[5];
+	struct rframe f;
+	size_t n = 0;
+
+	hdr[n++] = 0x89;
+	hdr[n++] = (masks ? 0x80 : 0) | 126;
+	hdr[n++] = 0;
+	hdr[n++] = 2;
+	if (masks) {
+		memcpy(hdr + n, key, 4);
+		n += 4;
+	}
+	p[0] = 'p' ^ (masks ? key[0] : 0);
+	p[1] = 'q' ^ (masks ? key[1] : 0);
+	ASSERT_EQ(0, send_chunks(self->peer, hdr, n, 0, 0));
+	ASSERT_EQ(0, send_chunks(self->peer, p, 2, 0, 0));
+	ASSERT_EQ(RF_OK, peer_read_frame(self->peer, &f, IO_TIMEOUT_MS));
+	if (f.op == WS_OP_CLOSE && f.len >= 2)
+		TH_LOG("failed with close %d", f.data[0] << 8 | f.data[1]);
+	EXPECT_EQ(WS_OP_PONG, f.op);
+	EXPECT_EQ(2, f.len);
+	rframe_free(&f);
+}
+
+/* RFC 6455 5.5.1: after our close, nothing but the handshake goes out. */
+TEST_F(ws, no_pong_after_close_sent)
+{
+	ASSERT_EQ(0, ws_send_close(self->fd, 1000, "", 0, 0));
+	expect_close_frame(_metadata, self->peer, variant->role, 1000, "", 0);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_PING,
+		  "late", 4);
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+	EXPECT_EQ(-1, ws_send(self->fd, "p", 1, MSG_NOSIGNAL, WS_OP_PING));
+	EXPECT_EQ(EPIPE, errno);
+}
+
+/* While closing, the peer's data still arrives (RFC 6455 7.1.2). */
+TEST_F(ws, recv_data_while_closing)
+{
+	ASSERT_EQ(0, ws_send_close(self->fd, 1000, "", 0, 0));
+	expect_close_frame(_metadata, self->peer, variant->role, 1000, "", 0);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		  "in flight", 9);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_CLOSE,
+		  "\x03\xe8", 2);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "in flight", 9);
+	expect_app_close(_metadata, self->fd, 1000, 0, "", 0);
+	expect_tcp_end(_metadata, self->peer, variant->role);
+}
+
+/* The limit is inclusive, across fragments. */
+TEST_F(ws, max_msg_size_exact_fragmented)
+{
+	uint8_t buf[50];
+	int fd, peer;
+
+	if (!ws_pair(_metadata, variant->family, variant->role, 0, 100, &fd,
+		     &peer))
+		return;
+	memset(buf, 'e', sizeof(buf));
+	peer_send(_metadata, peer, variant->role, false, WS_OP_BINARY, buf, 50);
+	peer_send(_metadata, peer, variant->role, false, WS_OP_CONT, buf, 50);
+	peer_send(_metadata, peer, variant->role, true, WS_OP_CONT, buf, 0);
+	{
+		uint8_t all[100];
+
+		memset(all, 'e', sizeof(all));
+		expect_message(_metadata, fd, WS_OP_BINARY, all, 100);
+	}
+	close(fd);
+	close(peer);
+}
+
+/* MSG_PEEK of the close leaves it there. */
+TEST_F(ws, recv_peek_close)
+{
+	uint8_t buf[16];
+	struct rx rx;
+
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_CLOSE,
+		  "\x0f\xa0" "pk", 4);
+	usleep(100000);
+	EXPECT_EQ(2, ws_recv(self->fd, buf, sizeof(buf), MSG_PEEK, &rx));
+	EXPECT_TRUE(rx.has_close);
+	EXPECT_EQ(4000, rx.close.code);
+	expect_app_close(_metadata, self->fd, 4000, 0, "pk", 2);
+}
+
+/* A big message is readable in parts before it ends, also non-blocking. */
+TEST_F(ws, recv_partial_large_nonblocking)
+{
+	size_t len = 1u << 20, half = 256u << 10;
+	uint8_t *buf = malloc(len), *in = malloc(len);
+	struct wbuf wb = {};
+	size_t hdr;
+	struct rx rx;
+	ssize_t n;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, in);
+	fill_pattern(buf, len, 59);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_BINARY, buf, len);
+	hdr = wb.len - len;
+	/* Header and a quarter of the payload; the rest never comes. */
+	ASSERT_EQ(0, send_chunks(self->peer, wb.p, hdr + half, 0, 0));
+	usleep(300000);
+	n = ws_recv(self->fd, in, len, MSG_DONTWAIT, &rx);
+	if (n < 0) {
+		/* Allowed only below half the receive buffer. */
+		int rcvbuf = 0;
+		socklen_t sl = sizeof(rcvbuf);
+
+		EXPECT_EQ(EAGAIN, errno);
+		getsockopt(self->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &sl);
+		EXPECT_LT(half, (size_t)rcvbuf / 2);
+	} else {
+		EXPECT_GT(n, 0);
+		EXPECT_FALSE(rx.flags & MSG_EOR);
+		EXPECT_EQ(0, memcmp(in, buf, n));
+	}
+	wb_free(&wb);
+	free(buf);
+	free(in);
+}
+
 /* -- faults, concurrency and stress -- */
 
 /*
