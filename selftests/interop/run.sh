@@ -112,8 +112,7 @@ tap_from() {	# tap_from NAME TIMEOUT CMD...
 }
 
 wait_port() {	# wait_port PORT: up to 20 s for a listener on 127.0.0.1:PORT
-	local i
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
 		sleep 0.1
 	done

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 # Sourced by run-host.sh and selftests/interop/run.sh: start and stop the reference echo
 # servers (python3-websockets, Node ws, libwebsockets), always on 127.0.0.1.
 #
@@ -23,8 +24,8 @@ peer_available() {
 }
 
 peer_start() {
-	local kind=$1 log=$2 i
-	PEER_PID= PEER_PORT=
+	local kind=$1 log=$2
+	PEER_PID='' PEER_PORT=''
 	peer_available "$kind" || return 1
 	: >"$log"	# a stale log would announce an old port
 	case "$kind" in
@@ -33,7 +34,7 @@ peer_start() {
 	lws)	"$PEERS_DIR/servers/lws_echo" --port "$(free_port)" >"$log" 2>&1 & ;;
 	esac
 	PEER_PID=$!
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		PEER_PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log" 2>/dev/null | head -n 1)
 		[ -n "$PEER_PORT" ] && return 0
 		kill -0 "$PEER_PID" 2>/dev/null || break

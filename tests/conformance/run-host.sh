@@ -9,6 +9,7 @@
 # (its README.test-apps.md), so it fails Autobahn 2.10; that case is not run against lws.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/conformance/peers.sh
 . "$here/peers.sh"
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(--quick)
