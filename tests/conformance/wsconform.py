@@ -129,7 +129,7 @@ class Connection:
 
     # ---- timers -------------------------------------------------------------------------------
 
-    def later(self, delay, fn, tag=None):
+    def later(self, delay, fn):
         self.timer_seq += 1
         entry = [time.monotonic() + delay, self.timer_seq, fn, True]
         heapq.heappush(self.timers, entry)
@@ -537,7 +537,6 @@ class Case:
         self.hard_timeout = False
         self.message_hook = None
         self.lost_hook = None
-        self.wrong_code_fails = False
         self.max_secs = 15
         self.t0 = time.monotonic()
         self.p = None
@@ -995,7 +994,6 @@ def close_case(codes, clean, action, informational=False, by_me=True):
         c.expect([])
         c.expect_close(by_me, codes, clean)
         c.suppress_close = True
-        c.wrong_code_fails = True
         c.informational = informational
         action(p)
         p.kill_after(1)
