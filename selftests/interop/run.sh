@@ -17,7 +17,8 @@
 # Without kwscat (not built yet) both fall back to reference peers (python3-websockets), so the
 # harness itself is proven; the TAP names then say "reference" instead of "kws".
 #
-# Options: --conformance quick|full|none (default quick: category 9 at 1/16 size),
+# Options: --conformance quick|full|none (default quick: category 9 at 1/16 size, or
+#          $KWS_INTEROP_CONFORMANCE, so tools/vm/suite can shorten it),
 #          --wsconform-args "ARGS" (default "--timeout 2"), --no-client, --no-server.
 # Every wait is bounded; every socket is on 127.0.0.1.
 set -u
@@ -27,7 +28,7 @@ repo=$(cd "$here/../.." && pwd)
 cd "$repo" || exit 1
 . tests/conformance/peers.sh
 
-conformance=quick wsconform_args="--timeout 2" do_server=1 do_client=1
+conformance=${KWS_INTEROP_CONFORMANCE:-quick} wsconform_args="--timeout 2" do_server=1 do_client=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--conformance)		conformance=$2; shift 2 ;;
