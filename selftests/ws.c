@@ -44,7 +44,9 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 
+#include <linux/genetlink.h>
 #include <linux/kws.h>
+#include <linux/netlink.h>
 
 #include "kselftest_harness.h"
 
@@ -1295,6 +1297,240 @@ TEST_F(ws_basic, proc_kws_stat)
 	for (i = 0; i < 50 && kws_stat("KwsConnActive") != active; i++)
 		usleep(100000);
 	EXPECT_EQ(active, kws_stat("KwsConnActive"));
+}
+
+/* -- the kws generic netlink family -- */
+
+struct nlbuf {
+	struct nlmsghdr nh;
+	struct genlmsghdr gh;
+	char attrs[4096];
+};
+
+static void nl_put(struct nlmsghdr *nh, int type, const void *data, int len)
+{
+	struct nlattr *a = (void *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
+
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	memcpy((char *)a + NLA_HDRLEN, data, len);
+	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + NLA_ALIGN(a->nla_len);
+}
+
+/* One request, one reply into @rep; the reply's length or -errno. */
+static int genl_call(int sk, int family, int cmd, int version,
+		     struct nlbuf *req, struct nlbuf *rep)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	ssize_t n;
+
+	req->nh.nlmsg_type = family;
+	req->nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req->nh.nlmsg_seq++;
+	req->gh.cmd = cmd;
+	req->gh.version = version;
+	if (sendto(sk, req, req->nh.nlmsg_len, 0, (void *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	for (;;) {
+		n = recv(sk, rep, sizeof(*rep), 0);
+		if (n < 0)
+			return -errno;
+		if (rep->nh.nlmsg_type == NLMSG_ERROR) {
+			struct nlmsgerr *e = NLMSG_DATA(&rep->nh);
+
+			/* An ACK without a reply (a set), or an error. */
+			return e->error;
+		}
+		/* Drain the ACK that follows. */
+		{
+			struct nlbuf ack;
+
+			recv(sk, &ack, sizeof(ack), MSG_DONTWAIT);
+		}
+		return n;
+	}
+}
+
+static void genl_init(struct nlbuf *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->nh.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+}
+
+/* Family id of "kws", or -errno. */
+static int kws_genl_family(int sk)
+{
+	struct nlbuf req, rep;
+	struct nlattr *a;
+	int n, len;
+
+	genl_init(&req);
+	nl_put(&req.nh, CTRL_ATTR_FAMILY_NAME, KWS_GENL_NAME,
+	       sizeof(KWS_GENL_NAME));
+	n = genl_call(sk, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, &req, &rep);
+	if (n < 0)
+		return n;
+	len = rep.nh.nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	for (a = (void *)rep.attrs; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN;
+	     len -= NLA_ALIGN(a->nla_len),
+	     a = (void *)((char *)a + NLA_ALIGN(a->nla_len)))
+		if (a->nla_type == CTRL_ATTR_FAMILY_ID)
+			return *(uint16_t *)((char *)a + NLA_HDRLEN);
+	return -ENOENT;
+}
+
+/* The u64 @item inside nest @outer of a reply; -1 if absent. */
+static long long genl_nested_u64(struct nlbuf *rep, int outer, int item)
+{
+	int len = rep->nh.nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN), ilen;
+	struct nlattr *a, *b;
+
+	for (a = (void *)rep->attrs; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN;
+	     len -= NLA_ALIGN(a->nla_len),
+	     a = (void *)((char *)a + NLA_ALIGN(a->nla_len))) {
+		if ((a->nla_type & NLA_TYPE_MASK) != outer)
+			continue;
+		ilen = a->nla_len - NLA_HDRLEN;
+		for (b = (void *)((char *)a + NLA_HDRLEN);
+		     ilen >= NLA_HDRLEN && b->nla_len >= NLA_HDRLEN;
+		     ilen -= NLA_ALIGN(b->nla_len),
+		     b = (void *)((char *)b + NLA_ALIGN(b->nla_len))) {
+			uint64_t v;
+
+			if (b->nla_type == item && b->nla_len == NLA_HDRLEN + 8) {
+				memcpy(&v, (char *)b + NLA_HDRLEN, 8);
+				return v;
+			}
+		}
+	}
+	return -1;
+}
+
+FIXTURE(ws_genl) {
+	int sk;
+	int family;
+};
+
+FIXTURE_SETUP(ws_genl)
+{
+	struct timeval tv = { .tv_sec = 5 };
+
+	self->sk = socket(AF_NETLINK, SOCK_RAW, NETLINK_GENERIC);
+	ASSERT_LE(0, self->sk);
+	setsockopt(self->sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	self->family = kws_genl_family(self->sk);
+	if (self->family < 0)
+		ulp_missing(_metadata, "no \"kws\" generic netlink family");
+}
+
+FIXTURE_TEARDOWN(ws_genl)
+{
+	close(self->sk);
+}
+
+TEST_F(ws_genl, get_stats_counts_attach)
+{
+	struct nlbuf req, rep;
+	long long before, after;
+	int fd, peer;
+
+	genl_init(&req);
+	ASSERT_LT(0, genl_call(self->sk, self->family, KWS_CMD_GET_STATS,
+			       KWS_GENL_VERSION, &req, &rep));
+	before = genl_nested_u64(&rep, KWS_A_STATS, KWS_STAT_CONN_ATTACHED);
+	ASSERT_LE(0, before);
+	EXPECT_EQ(before, kws_stat("KwsConnAttached"));
+	if (!ws_pair(_metadata, AF_INET, WS_ROLE_CLIENT, 0, 0, &fd, &peer))
+		return;
+	genl_init(&req);
+	ASSERT_LT(0, genl_call(self->sk, self->family, KWS_CMD_GET_STATS,
+			       KWS_GENL_VERSION, &req, &rep));
+	after = genl_nested_u64(&rep, KWS_A_STATS, KWS_STAT_CONN_ATTACHED);
+	EXPECT_EQ(before + 1, after);
+	EXPECT_LE(1, genl_nested_u64(&rep, KWS_A_STATS, KWS_STAT_CONN_ACTIVE));
+	close(fd);
+	close(peer);
+}
+
+/* A failure with 1007 is counted where abi.md says. */
+TEST_F(ws_genl, get_stats_counts_invalid_data)
+{
+	struct nlbuf req, rep;
+	long long before;
+	int fd, peer;
+
+	genl_init(&req);
+	ASSERT_LT(0, genl_call(self->sk, self->family, KWS_CMD_GET_STATS,
+			       KWS_GENL_VERSION, &req, &rep));
+	before = genl_nested_u64(&rep, KWS_A_STATS, KWS_STAT_ERR_INVALID_DATA);
+	ASSERT_LE(0, before);
+	if (!ws_pair(_metadata, AF_INET, WS_ROLE_CLIENT, 0, 0, &fd, &peer))
+		return;
+	peer_send(_metadata, peer, WS_ROLE_CLIENT, true, WS_OP_TEXT, "\xff", 1);
+	expect_close_frame(_metadata, peer, WS_ROLE_CLIENT,
+			   WS_CLOSE_INVALID_DATA, NULL, 0);
+	genl_init(&req);
+	ASSERT_LT(0, genl_call(self->sk, self->family, KWS_CMD_GET_STATS,
+			       KWS_GENL_VERSION, &req, &rep));
+	EXPECT_EQ(before + 1, genl_nested_u64(&rep, KWS_A_STATS,
+					      KWS_STAT_ERR_INVALID_DATA));
+	EXPECT_EQ(before + 1, kws_stat("KwsErrInvalidData"));
+	close(fd);
+	close(peer);
+}
+
+/* SET_DEFAULTS changes what max_msg_size 0 means, for new configs. */
+TEST_F(ws_genl, set_defaults_max_msg_size)
+{
+	struct nlbuf req, rep;
+	long long old;
+	uint64_t v, max = 0;
+	socklen_t len = sizeof(max);
+	struct nlattr *nest;
+	int fd, peer, r;
+
+	genl_init(&req);
+	ASSERT_LT(0, genl_call(self->sk, self->family, KWS_CMD_GET_DEFAULTS,
+			       KWS_GENL_VERSION, &req, &rep));
+	old = genl_nested_u64(&rep, KWS_A_DEFAULTS, KWS_DEF_MAX_MSG_SIZE);
+	ASSERT_LT(0, old);
+
+	genl_init(&req);
+	nest = (void *)((char *)&req + req.nh.nlmsg_len);
+	nl_put(&req.nh, KWS_A_DEFAULTS | NLA_F_NESTED, NULL, 0);
+	v = 777;
+	nl_put(&req.nh, KWS_DEF_MAX_MSG_SIZE, &v, sizeof(v));
+	nest->nla_len = (char *)&req + req.nh.nlmsg_len - (char *)nest;
+	r = genl_call(self->sk, self->family, KWS_CMD_SET_DEFAULTS,
+		      KWS_GENL_VERSION, &req, &rep);
+	if (r == -EPERM)
+		SKIP(return, "SET_DEFAULTS needs CAP_NET_ADMIN");
+	ASSERT_LE(0, r);
+	if (ws_pair(_metadata, AF_INET, WS_ROLE_CLIENT, 0, 0, &fd, &peer)) {
+		EXPECT_EQ(0, getsockopt(fd, SOL_WS, WS_MAX_MSG_SIZE, &max, &len));
+		EXPECT_EQ(777, max);
+		close(fd);
+		close(peer);
+	}
+	/* Restore. */
+	genl_init(&req);
+	nest = (void *)((char *)&req + req.nh.nlmsg_len);
+	nl_put(&req.nh, KWS_A_DEFAULTS | NLA_F_NESTED, NULL, 0);
+	v = old;
+	nl_put(&req.nh, KWS_DEF_MAX_MSG_SIZE, &v, sizeof(v));
+	nest->nla_len = (char *)&req + req.nh.nlmsg_len - (char *)nest;
+	EXPECT_LE(0, genl_call(self->sk, self->family, KWS_CMD_SET_DEFAULTS,
+			       KWS_GENL_VERSION, &req, &rep));
+	/* 0 is refused: the policy minimum is 1 (netlink says ERANGE). */
+	genl_init(&req);
+	nest = (void *)((char *)&req + req.nh.nlmsg_len);
+	nl_put(&req.nh, KWS_A_DEFAULTS | NLA_F_NESTED, NULL, 0);
+	v = 0;
+	nl_put(&req.nh, KWS_DEF_MAX_MSG_SIZE, &v, sizeof(v));
+	nest->nla_len = (char *)&req + req.nh.nlmsg_len - (char *)nest;
+	EXPECT_EQ(-ERANGE, genl_call(self->sk, self->family,
+				     KWS_CMD_SET_DEFAULTS, KWS_GENL_VERSION,
+				     &req, &rep));
 }
 
 /* ---- ws: data, control and close, by role and address family ------------- */
@@ -3790,6 +4026,7 @@ static void fresh_expect_fail(struct __test_metadata *_metadata, int role,
 			      struct wbuf *wb, size_t chunk, int code,
 			      const char *what)
 {
+	struct ws_state st;
 	int fd, peer;
 
 	if (!ws_pair(_metadata, AF_INET, role, 0, 0, &fd, &peer))
@@ -3798,6 +4035,10 @@ static void fresh_expect_fail(struct __test_metadata *_metadata, int role,
 	wb_send(_metadata, peer, wb, chunk, 0);
 	expect_close_frame(_metadata, peer, role, code, NULL, 0);
 	expect_app_close(_metadata, fd, code, WS_CLOSE_LOCAL, NULL, 0);
+	st = get_state(_metadata, fd);
+	EXPECT_EQ(WS_STATE_CLOSED, st.state);
+	EXPECT_EQ(code, st.close_sent);
+	EXPECT_EQ(1, get_stats(_metadata, fd).protocol_errors);
 	close(fd);
 	close(peer);
 }
