@@ -17,7 +17,8 @@ KDIR ?= $(shell . tools/vm/kernels; kws_kernel_kdir $(KVER))
 MODDIR := build/mod/$(KREL)
 MODSRC := Kbuild kernel codec include
 
-USER_DIRS := codec lib selftests tools
+USER_DIRS := codec lib selftests tools selftests/stress selftests/interop \
+	tests/conformance
 
 .PHONY: check-debug bench all module modules-all sparse userspace check check-host check-static \
 	check-vm demo deps clean $(USER_DIRS)
