@@ -55,8 +55,9 @@ check() {
 	shift
 	case "$name" in *"$only"*) ;; *) return 0 ;; esac
 	local t0=$SECONDS
+	SKIP=
 	"$@"
-	result $? "$name"
+	result $? "$name${SKIP:+ # SKIP $SKIP}"
 	pretty "($((SECONDS - t0)) s)"
 }
 
@@ -78,7 +79,8 @@ server() {
 	return 1
 }
 
-stat_of() { "$KWSCTL" --json stats | $PY -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+# Python starts slowly under TCG: read counters with awk.
+stat_of() { "$KWSCTL" stats | awk -v k="$1" '$1 == k { print $2 }'; }
 
 # A fifo held open keeps a stdio server's stdin from reaching EOF.
 mkfifo "$tmp/hold"
@@ -276,8 +278,11 @@ t_stdio_s2c() {
 check kwscat.stdio_server_to_client t_stdio_s2c
 
 # Test that ss -tie shows the ws ULP of an open connection (get_info).
+# Needs inet_diag; without it ss falls back to /proc/net/tcp, which has no
+# ULP, and the test is skipped.
 t_ss() {
 	local cpid found=1 i
+	modprobe -q tcp_diag 2>/dev/null
 	"$KWSCAT" --kernel "$ECHO" <&9 >/dev/null &
 	cpid=$!
 	for i in $(seq 50); do
@@ -289,6 +294,9 @@ t_ss() {
 	wait "$cpid" 2>/dev/null
 	if [ $found = 0 ]; then
 		grep -o "tcp-ulp-ws.*" "$tmp/ss.out" | head -n 1 | sed 's/^/#   /'
+	elif ! grep -q "rtt:" "$tmp/ss.out"; then
+		SKIP="no inet_diag (tcp_diag): ss fell back to /proc/net/tcp"
+		return 0
 	else
 		sed 's/^/#   /' "$tmp/ss.out"
 	fi
