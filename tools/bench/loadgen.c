@@ -560,6 +560,7 @@ int main(int argc, char **argv)
 		usage();
 	mode = argv[optind];
 	setrlimit(RLIMIT_NOFILE, &rl);
+	signal(SIGPIPE, SIG_IGN);	/* a closed connection is an error line */
 	rng ^= (uint64_t)getpid() << 17 ^ now_ns();
 	opt.shm = wait_server();
 	if (opt.shm)

@@ -152,11 +152,24 @@ union ws_cbuf {
 static int kws_opcode(struct msghdr *m)
 {
 	struct cmsghdr *cm;
+	int op = -1;
 
-	for (cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm))
-		if (cm->cmsg_level == SOL_WS && cm->cmsg_type == WS_CMSG_OPCODE)
-			return *(uint8_t *)CMSG_DATA(cm);
-	return -1;
+	for (cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {
+		if (cm->cmsg_level != SOL_WS)
+			continue;
+		if (cm->cmsg_type == WS_CMSG_OPCODE)
+			op = *(uint8_t *)CMSG_DATA(cm);
+		if (cm->cmsg_type == WS_CMSG_CLOSE) {
+			struct ws_close wc;
+
+			memcpy(&wc, CMSG_DATA(cm), sizeof(wc));
+			/* A close the client did not ask for is a finding. */
+			if (wc.code != WS_CLOSE_ABNORMAL_CODE)
+				fprintf(stderr, "server: kws close code %u flags %#x\n",
+					wc.code, wc.flags);
+		}
+	}
+	return op;
 }
 
 /* A whole reply in one sendmsg: a partial send would split the message. */
