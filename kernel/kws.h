@@ -29,6 +29,8 @@
 
 /* Memory charged for each record on the receive queue besides its bytes. */
 #define KWS_RX_RECORD_COST	((u32)sizeof(struct sk_buff))
+/* Data chunks up to this size are copied, not cloned (rx.c). */
+#define KWS_RX_COPY_MAX		128
 /* Unmasking bounce buffer for recvmsg. */
 #define KWS_RX_BOUNCE		512
 /* Largest control frame on the wire: header plus 125 bytes of payload. */
@@ -53,10 +55,11 @@ enum {
 };
 
 /*
- * Per-record metadata in skb->cb of every skb on ctx->rx_queue. A data
- * record is a clone of a TCP skb (never written: TCP may share its data)
- * and delivers [off, off + len) of it, unmasking on the way when masked. A
- * control record is a private skb holding its unmasked payload.
+ * Per-record metadata in skb->cb of every skb on ctx->rx_queue. A large
+ * data chunk is a clone of a TCP skb (never written: TCP may share its
+ * data) and delivers [off, off + len) of it, unmasking on the way when
+ * masked. Small chunks and control records are private linear skbs holding
+ * unmasked bytes, with off + len == skb->len.
  */
 struct kws_rx_cb {
 	u32	off;		/* next byte to deliver, offset in the skb */
@@ -67,6 +70,7 @@ struct kws_rx_cb {
 	u8	masked;
 	u8	opcode;		/* WS_OP_* */
 	u8	eom;		/* the record ends a message */
+	u8	priv;		/* private linear copy, unmasked, off 0 */
 	u16	close_code;	/* WS_OP_CLOSE records */
 	u16	close_flags;	/* WS_CLOSE_LOCAL, WS_CLOSE_ABNORMAL */
 };
@@ -97,7 +101,7 @@ struct kws_ctx {
 	struct sk_buff_head	rx_leftover;	/* WS_LEFTOVER bytes */
 	u32			rx_leftover_off; /* next byte of the head */
 	u32			rx_leftover_total;
-	struct sk_buff		*rx_ctl_spare;	/* for a ping/pong record */
+	struct sk_buff		*rx_small_spare; /* next private record */
 	u32			rx_held;	/* bytes charged; lockless read */
 	u32			rx_ready;	/* whole records; lockless read */
 	u32			rx_payload;	/* payload bytes queued */

@@ -576,6 +576,8 @@ static int __init kws_module_init(void)
 {
 	int err;
 
+	/* Control records use the same small private skbs as short data. */
+	BUILD_BUG_ON(KWS_RX_COPY_MAX < KWS_CONTROL_MAX);
 	BUILD_BUG_ON(sizeof(struct kws_rx_cb) >
 		     sizeof_field(struct sk_buff, cb));
 

@@ -54,12 +54,16 @@ bool kws_rx_readable(const struct sock *sk, const struct kws_ctx *ctx)
 	       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN);
 }
 
-/* Socket lock held. */
-static void kws_rx_enqueue(struct kws_ctx *ctx, struct sk_buff *skb)
+/*
+ * Queue a record, charging @charge bytes to rx_held (what it pins beyond
+ * what is already charged). Socket lock held.
+ */
+static void kws_rx_enqueue(struct kws_ctx *ctx, struct sk_buff *skb,
+			   u32 charge)
 {
 	struct kws_rx_cb *cb = KWS_RX_CB(skb);
 
-	cb->charge = cb->len + KWS_RX_RECORD_COST;
+	cb->charge = charge;
 	WRITE_ONCE(ctx->rx_held, ctx->rx_held + cb->charge);
 	ctx->rx_payload += cb->len;
 	if (cb->eom)
@@ -174,15 +178,96 @@ static void kws_rx_control(struct kws_rx_desc *rd, const struct kws_event *ev)
 	if (!(ctx->flags & WS_F_DELIVER_CONTROL))
 		return;
 	/* kws_rx_actor() made sure a spare is there before feeding. */
-	skb = ctx->rx_ctl_spare;
-	ctx->rx_ctl_spare = NULL;
+	skb = ctx->rx_small_spare;
+	ctx->rx_small_spare = NULL;
 	skb_put_data(skb, payload, ev->len);
-	memset(KWS_RX_CB(skb), 0, sizeof(struct kws_rx_cb));
-	KWS_RX_CB(skb)->len = ev->len;
-	KWS_RX_CB(skb)->opcode = ev->opcode;
-	KWS_RX_CB(skb)->eom = 1;
-	kws_rx_enqueue(ctx, skb);
+	*KWS_RX_CB(skb) = (struct kws_rx_cb){
+		.len = ev->len,
+		.opcode = ev->opcode,
+		.eom = 1,
+		.priv = 1,
+	};
+	kws_rx_enqueue(ctx, skb, skb->truesize);
 	rd->queued = true;
+}
+
+/* Copy a chunk into a private record, unmasking it on the way. */
+static void kws_rx_copy_in(struct sk_buff *rec, const u8 *src,
+			   const struct kws_event *ev, const u8 *mask)
+{
+	u8 *dst = skb_put(rec, ev->len);
+
+	if (ev->masked)
+		kws_mask_copy(dst, src, ev->len, mask, ev->phase);
+	else
+		memcpy(dst, src, ev->len);
+}
+
+/*
+ * A chunk of data payload at @src, which is offset @off of @skb. Small
+ * chunks are copied (appended to the message's last record when it has
+ * room), so a record never pins a whole TCP skb for a few bytes; larger ones
+ * become a clone of @skb (*@spare), charged by length.
+ */
+static void kws_rx_data(struct kws_rx_desc *rd, struct sk_buff *skb,
+			u32 off, const u8 *src, const struct kws_event *ev,
+			struct sk_buff **spare)
+{
+	struct kws_ctx *ctx = rd->ctx;
+	const u8 *mask = ctx->parser.frame.mask;
+	bool eom = ev->flags & KWS_EV_EOM;
+	struct sk_buff *tail, *rec;
+	struct kws_rx_cb *cb;
+
+	/* Empty chunks matter only at a message end. */
+	if (!ev->len && !eom)
+		return;
+	rd->queued = true;
+
+	if (ev->len > KWS_RX_COPY_MAX) {
+		rec = *spare;
+		*spare = NULL;
+		*KWS_RX_CB(rec) = (struct kws_rx_cb){
+			.off = off,
+			.len = ev->len,
+			.phase = ev->phase,
+			.masked = ev->masked,
+			.opcode = ev->opcode,
+			.eom = eom,
+		};
+		memcpy(KWS_RX_CB(rec)->mask, mask, 4);
+		kws_rx_enqueue(ctx, rec, ev->len + KWS_RX_RECORD_COST);
+		return;
+	}
+
+	/* Same open message: the tail is its data record, not yet ended. */
+	tail = skb_peek_tail(&ctx->rx_queue);
+	if (!(ev->flags & KWS_EV_FIRST) && tail) {
+		cb = KWS_RX_CB(tail);
+		if (cb->priv && !(cb->opcode & 0x8) && !cb->eom &&
+		    skb_tailroom(tail) >= ev->len) {
+			/* Already charged: the tailroom is in truesize. */
+			kws_rx_copy_in(tail, src, ev, mask);
+			cb->len += ev->len;
+			ctx->rx_payload += ev->len;
+			if (eom) {
+				cb->eom = 1;
+				WRITE_ONCE(ctx->rx_ready, ctx->rx_ready + 1);
+			}
+			return;
+		}
+	}
+
+	rec = ctx->rx_small_spare;
+	ctx->rx_small_spare = NULL;
+	kws_rx_copy_in(rec, src, ev, mask);
+	*KWS_RX_CB(rec) = (struct kws_rx_cb){
+		.len = ev->len,
+		.opcode = ev->opcode,
+		.eom = eom,
+		.priv = 1,
+	};
+	kws_rx_enqueue(ctx, rec, rec->truesize);
 }
 
 /*
@@ -217,7 +302,6 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 			break;
 		while (used < blk) {
 			struct kws_event ev;
-			struct sk_buff *rec;
 			u64 n;
 
 			if (ctx->rx_held >= (u32)READ_ONCE(sk->sk_rcvbuf)) {
@@ -227,12 +311,10 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 			/* Allocate before feeding: the parser cannot undo. */
 			if (!spare)
 				spare = skb_clone(skb, GFP_ATOMIC);
-			if (!ctx->rx_ctl_spare &&
-			    (ctx->flags & WS_F_DELIVER_CONTROL))
-				ctx->rx_ctl_spare = alloc_skb(KWS_CONTROL_MAX,
-							      GFP_ATOMIC);
-			if (!spare || ((ctx->flags & WS_F_DELIVER_CONTROL) &&
-				       !ctx->rx_ctl_spare)) {
+			if (!ctx->rx_small_spare)
+				ctx->rx_small_spare = alloc_skb(KWS_RX_COPY_MAX,
+								GFP_ATOMIC);
+			if (!spare || !ctx->rx_small_spare) {
 				rd->stop = true;
 				rd->nomem = true;
 				goto out;
@@ -262,23 +344,8 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 				}
 				kws_stats_add(sock_net(sk), KWS_STAT_RX_BYTES,
 					      ev.len);
-				/* Empty chunks matter only at a message end. */
-				if (!ev.len && !(ev.flags & KWS_EV_EOM))
-					break;
-				rec = spare;
-				spare = NULL;
-				*KWS_RX_CB(rec) = (struct kws_rx_cb){
-					.off = offset + consumed + used + ev.off,
-					.len = ev.len,
-					.phase = ev.phase,
-					.masked = ev.masked,
-					.opcode = ev.opcode,
-					.eom = !!(ev.flags & KWS_EV_EOM),
-				};
-				memcpy(KWS_RX_CB(rec)->mask,
-				       ctx->parser.frame.mask, 4);
-				kws_rx_enqueue(ctx, rec);
-				rd->queued = true;
+				kws_rx_data(rd, skb, offset + consumed + used + ev.off,
+					    data + used + ev.off, &ev, &spare);
 				break;
 			case KWS_EV_CONTROL:
 				kws_rx_control(rd, &ev);
@@ -409,8 +476,8 @@ void kws_rx_purge(struct sock *sk, struct kws_ctx *ctx)
 
 	__skb_queue_purge(&ctx->rx_queue);
 	__skb_queue_purge(&ctx->rx_leftover);
-	kfree_skb(ctx->rx_ctl_spare);
-	ctx->rx_ctl_spare = NULL;
+	kfree_skb(ctx->rx_small_spare);
+	ctx->rx_small_spare = NULL;
 	WRITE_ONCE(ctx->rx_held, 0);
 	WRITE_ONCE(ctx->rx_ready, 0);
 	ctx->rx_payload = 0;
