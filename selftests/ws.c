@@ -3881,6 +3881,70 @@ TEST_F_TIMEOUT(ws, close_during_large_recv, 60)
 	free(buf);
 }
 
+/*
+ * A second reader must not wait behind a blocked first one longer than
+ * its own MSG_DONTWAIT / SO_RCVTIMEO allows (kTLS: tls_rx_reader_acquire).
+ */
+TEST_F(ws, recv_dontwait_with_blocked_reader)
+{
+	struct timespec t0;
+	uint8_t buf[16];
+	struct rx rx;
+	long ms;
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/* Blocks for up to 3 s: nothing comes. */
+		set_timeouts(self->fd, 3000);
+		ws_recv(self->fd, buf, sizeof(buf), 0, &rx);
+		_exit(0);
+	}
+	usleep(300000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	EXPECT_EQ(-1, ws_recv(self->fd, buf, sizeof(buf), MSG_DONTWAIT, &rx));
+	EXPECT_EQ(EAGAIN, errno);
+	ms = elapsed_ms(&t0);
+	EXPECT_LT(ms, 1000) {
+		TH_LOG("MSG_DONTWAIT recv waited %ld ms behind another reader", ms);
+	}
+	reap(pid);
+}
+
+TEST_F(ws, recv_rcvtimeo_with_blocked_reader)
+{
+	struct timeval tv = { .tv_usec = 200000 };
+	struct timespec t0;
+	uint8_t buf[16];
+	struct rx rx;
+	long ms;
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct timeval ctv = { .tv_sec = 4 };
+
+		setsockopt(self->fd, SOL_SOCKET, SO_RCVTIMEO, &ctv, sizeof(ctv));
+		ws_recv(self->fd, buf, sizeof(buf), 0, &rx);
+		_exit(0);
+	}
+	usleep(300000);
+	/* The same socket: this changes the child's timeout too, which is
+	 * already sleeping with its own copy.
+	 */
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				sizeof(tv)));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	EXPECT_EQ(-1, ws_recv(self->fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_EQ(EAGAIN, errno);
+	ms = elapsed_ms(&t0);
+	EXPECT_LT(ms, 2000) {
+		TH_LOG("recv with a 200 ms timeout took %ld ms behind another reader",
+		       ms);
+	}
+	reap(pid);
+}
+
 /* Two processes read: every message goes whole to one of them. */
 TEST_F_TIMEOUT(ws, multiproc_readers, 60)
 {
@@ -3897,7 +3961,7 @@ TEST_F_TIMEOUT(ws, multiproc_readers, 60)
 		if (!pids[i]) {
 			int count = 0;
 
-			set_timeouts(self->fd, 20000);
+			set_timeouts(self->fd, IO_TIMEOUT_MS);
 			for (;;) {
 				uint8_t buf[512];
 				struct rx rx;
@@ -3905,6 +3969,9 @@ TEST_F_TIMEOUT(ws, multiproc_readers, 60)
 						    0, &rx);
 				size_t k;
 
+				if (n < 0)
+					fprintf(stderr, "# reader %d: %s after %d messages\n",
+						i, strerror(errno), count);
 				if (n <= 0 || rx.has_close)
 					break;
 				/* Whole, and all the same byte. */
