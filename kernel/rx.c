@@ -306,6 +306,8 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 
 			if (ctx->rx_held >= (u32)READ_ONCE(sk->sk_rcvbuf)) {
 				rd->stop = true;
+				/* The parser has taken these: never again. */
+				consumed += used;
 				goto out;
 			}
 			/* Allocate before feeding: the parser cannot undo. */
@@ -317,6 +319,7 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 			if (!spare || !ctx->rx_small_spare) {
 				rd->stop = true;
 				rd->nomem = true;
+				consumed += used;
 				goto out;
 			}
 
