@@ -36,12 +36,13 @@
 #include <unistd.h>
 
 static struct {
-	int port, conns, raw, interval_ms;
+	int port, conns, raw, interval_ms, stall_ms;
 	size_t size;
 	double warmup, duration;
 	pid_t server;
 	struct bench_shm *shm;
 } opt = { .port = 9000, .conns = 1, .size = 512, .interval_ms = 100,
+	  .stall_ms = BENCH_IO_TIMEOUT_MS,
 	  .warmup = 0.2, .duration = 1.0 };
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -315,11 +316,11 @@ static int run_send(void)
 	t_measure = start + opt.warmup * 1e9;
 	t_end = t_measure + opt.duration * 1e9;
 	for (;;) {
-		n = epoll_wait(ep, evs, 64, BENCH_IO_TIMEOUT_MS);
+		n = epoll_wait(ep, evs, 64, opt.stall_ms);
 		if (n <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
-			die("send: no progress for %d ms", BENCH_IO_TIMEOUT_MS);
+			die("send: the socket took nothing for %d ms", opt.stall_ms);
 		}
 		for (i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
@@ -534,7 +535,7 @@ static struct bench_shm *wait_server(void)
 static void usage(void)
 {
 	fputs("usage: loadgen [-p port] [-c conns] [-s size] [-w warmup_s] [-d secs]\n"
-	      "               [-i interval_ms] [-r] echo|send|recv|ping|hold\n", stderr);
+	      "               [-i interval_ms] [-r] [-T stall_ms] echo|send|recv|ping|hold\n", stderr);
 	exit(2);
 }
 
@@ -544,7 +545,7 @@ int main(int argc, char **argv)
 	const char *mode;
 	int c;
 
-	while ((c = getopt(argc, argv, "p:c:s:w:d:i:r")) != -1) {
+	while ((c = getopt(argc, argv, "p:c:s:w:d:i:rT:")) != -1) {
 		switch (c) {
 		case 'p': opt.port = atoi(optarg); break;
 		case 'c': opt.conns = atoi(optarg); break;
@@ -553,6 +554,7 @@ int main(int argc, char **argv)
 		case 'd': opt.duration = atof(optarg); break;
 		case 'i': opt.interval_ms = atoi(optarg); break;
 		case 'r': opt.raw = 1; break;
+		case 'T': opt.stall_ms = atoi(optarg); break;
 		default: usage();
 		}
 	}
