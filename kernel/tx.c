@@ -342,7 +342,14 @@ int kws_tx_sock_shutdown(struct socket *sock, int how)
 	if (how != SHUT_WR && how != SHUT_RDWR)
 		return ctx->sk_ops->shutdown(sock, how);
 
-	mutex_lock(&ctx->tx_lock);
+	/*
+	 * A writer holding tx_lock may sleep in sk_stream_wait_memory() for
+	 * as long as the peer does not read: no close frame can go out before
+	 * its frame anyway, so shut TCP down as TCP would, which wakes that
+	 * writer with EPIPE, rather than wait behind it.
+	 */
+	if (!mutex_trylock(&ctx->tx_lock))
+		return ctx->sk_ops->shutdown(sock, how);
 	lock_sock(sk);
 	if (ctx->configured && !kws_tx_frame_open(ctx) && !ctx->rx_eof &&
 	    !ctx->close_sent && !ctx->shut_wr &&
