@@ -98,7 +98,8 @@ static int flush_echo(struct echo_conn *ec)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return 0;
-		if (n < 0)
+		/* More than was asked would be a broken send path: stop. */
+		if (n < 0 || (size_t)n > ec->out_len)
 			return -1;
 		if (n == 0 && ec->out_len)
 			return 0;
