@@ -572,12 +572,21 @@ int main(int argc, char **argv)
 	/* Write errors on stdout or a socket come back as EPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 
-	if (o.url)
-		return run_client(&o);
-	lfd = kc_listen(o.listen, o.verbose);
-	if (lfd < 0)
-		return KC_EXIT_CONNECT;
-	rc = o.echo ? kc_echo_server(lfd, &o) : kc_server_stdio(lfd, &o);
-	close(lfd);
-	return rc;
+	if (o.url) {
+		rc = run_client(&o);
+	} else {
+		lfd = kc_listen(o.listen, o.verbose);
+		if (lfd < 0)
+			return KC_EXIT_CONNECT;
+		rc = o.echo ? kc_echo_server(lfd, &o) :
+			      kc_server_stdio(lfd, &o);
+		close(lfd);
+	}
+	/*
+	 * The stdin thread may still be running (blocked in read(2)): skip the
+	 * exit handlers (libcrypto's cleanup) it could race with.
+	 */
+	fflush(stdout);
+	fflush(stderr);
+	_exit(rc);
 }

@@ -103,8 +103,8 @@ check userspace.stdio_server_once t_stdio
 
 t_protocol() {
 	server proto /dev/null --echo --protocol chat,superchat -v || return 1
-	echo hi | "$KWSCAT" --userspace -v -p superchat "ws://127.0.0.1:$PORT/" 2>"$tmp/proto.err" >/dev/null &&
-	grep -q "subprotocol superchat" "$tmp/proto.err"
+	echo hi | "$KWSCAT" --userspace -v -n 1 -p superchat "ws://127.0.0.1:$PORT/" 2>"$tmp/proto.client" >/dev/null || { pretty "$(cat "$tmp/proto.client")"; return 1; }
+	grep -q "subprotocol superchat" "$tmp/proto.client"
 }
 check userspace.subprotocol t_protocol
 
