@@ -289,7 +289,7 @@ t_ss() {
 	"$KWSCAT" --kernel "$ECHO" <&9 >/dev/null &
 	cpid=$!
 	for i in $(seq 50); do
-		ss -tie >"$tmp/ss.out"
+		ss -tie >"$tmp/ss.out" 2>/dev/null
 		grep -q "tcp-ulp-ws" "$tmp/ss.out" && { found=0; break; }
 		sleep 0.1
 	done
