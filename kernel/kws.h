@@ -5,7 +5,8 @@
  * that owns them.
  *
  * Locks, outermost first:
- *   ctx->rx_lock	mutex, one reader at a time across sk_wait_event()
+ *   ctx->rx_reader	flag under the socket lock, one reader at a time
+ *			across sk_wait_event() (kws_rx_reader_lock())
  *   ctx->tx_lock	mutex, one writer (or the tx work) at a time across
  *			sk_stream_wait_memory(); frames are never interleaved
  *   the socket lock	lock_sock() in process context, or bh_lock_sock()
@@ -160,8 +161,12 @@ struct kws_ctx {
 	u64			tx_frame_left;	/* payload bytes owed */
 	u8			*tx_buf;	/* PAGE_SIZE bounce, tx_lock */
 
-	/* Readers: rx_lock; rx_bounce is used under it. */
-	struct mutex		rx_lock;
+	/* Readers: rx_reader (socket lock) makes one at a time; rx_bounce
+	 * is used by that reader only.
+	 */
+	u8			rx_reader;	/* a recvmsg() is in progress */
+	u8			rx_contended;	/* someone waits on rx_wq */
+	wait_queue_head_t	rx_wq;
 	u8			rx_bounce[KWS_RX_BOUNCE];
 
 	/* Per-socket counters: the socket lock. */

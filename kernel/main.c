@@ -496,7 +496,6 @@ static int kws_init(struct sock *sk)
 	ctx->max_msg = kws_net_default_max_msg(sock_net(sk));
 	ctx->tx_opcode = WS_OP_BINARY;
 	mutex_init(&ctx->tx_lock);
-	mutex_init(&ctx->rx_lock);
 	spin_lock_init(&ctx->work_lock);
 	INIT_DELAYED_WORK(&ctx->tx_work, kws_ctrl_work);
 	kws_rx_init(ctx);

@@ -38,6 +38,7 @@ void kws_rx_init(struct kws_ctx *ctx)
 {
 	__skb_queue_head_init(&ctx->rx_queue);
 	__skb_queue_head_init(&ctx->rx_leftover);
+	init_waitqueue_head(&ctx->rx_wq);
 	INIT_DELAYED_WORK(&ctx->rx_work, kws_rx_work);
 }
 
@@ -515,7 +516,7 @@ static bool kws_rx_wait_cond(struct sock *sk, struct kws_ctx *ctx,
 	       READ_ONCE(ctx->rx_payload) >= len;
 }
 
-/* Unmask @n bytes at cb->off of @skb into the user's buffer. rx_lock held. */
+/* Unmask @n bytes at cb->off of @skb into the user's buffer. Reader held. */
 static int kws_rx_copy(struct kws_ctx *ctx, const struct sk_buff *skb,
 		       const struct kws_rx_cb *cb, struct msghdr *msg, u32 n)
 {
@@ -582,7 +583,7 @@ static int kws_rx_deliver_close(struct kws_ctx *ctx, struct msghdr *msg,
 /*
  * Copy (part of) the message at the head of the queue: never more than one
  * message, never a control record together with data. Socket lock and
- * rx_lock held.
+ * the reader flag held.
  */
 static int kws_rx_deliver(struct sock *sk, struct kws_ctx *ctx,
 			  struct msghdr *msg, size_t len, int flags)
@@ -652,6 +653,46 @@ static int kws_rx_deliver(struct sock *sk, struct kws_ctx *ctx,
 	return copied;
 }
 
+/*
+ * One reader at a time, also across sk_wait_event(), which drops the socket
+ * lock: a flag under the socket lock, waited on with the caller's timeout
+ * (a mutex would make MSG_DONTWAIT and SO_RCVTIMEO wait behind a blocked
+ * reader), as tls_rx_reader_lock() does. Returns with the socket locked.
+ */
+static int kws_rx_reader_lock(struct sock *sk, struct kws_ctx *ctx,
+			      long *timeo)
+{
+	lock_sock(sk);
+	while (ctx->rx_reader) {
+		DEFINE_WAIT_FUNC(wait, woken_wake_function);
+
+		if (!*timeo) {
+			release_sock(sk);
+			return -EAGAIN;
+		}
+		if (signal_pending(current)) {
+			release_sock(sk);
+			return sock_intr_errno(*timeo);
+		}
+		ctx->rx_contended = 1;
+		add_wait_queue(&ctx->rx_wq, &wait);
+		sk_wait_event(sk, timeo, !READ_ONCE(ctx->rx_reader), &wait);
+		remove_wait_queue(&ctx->rx_wq, &wait);
+	}
+	WRITE_ONCE(ctx->rx_reader, 1);
+	return 0;
+}
+
+static void kws_rx_reader_unlock(struct sock *sk, struct kws_ctx *ctx)
+{
+	WRITE_ONCE(ctx->rx_reader, 0);
+	if (ctx->rx_contended) {
+		ctx->rx_contended = 0;
+		wake_up_all(&ctx->rx_wq);
+	}
+	release_sock(sk);
+}
+
 int kws_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		   int flags, int *addr_len)
 {
@@ -665,9 +706,9 @@ int kws_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		return -EOPNOTSUPP;
 
 	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
-	if (mutex_lock_interruptible(&ctx->rx_lock))
-		return sock_intr_errno(timeo);
-	lock_sock(sk);
+	err = kws_rx_reader_lock(sk, ctx, &timeo);
+	if (err)
+		return err;
 	if (!ctx->configured) {
 		err = -ENOTCONN;
 		goto out;
@@ -704,8 +745,7 @@ int kws_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 	if (!(flags & MSG_PEEK))
 		kws_rx_parse(sk, ctx);
 out:
-	release_sock(sk);
-	mutex_unlock(&ctx->rx_lock);
+	kws_rx_reader_unlock(sk, ctx);
 	return err;
 }
 
