@@ -28,7 +28,7 @@ all: module userspace
 module:
 	@test -n "$(KREL)" || { echo "no installed kernel matches KVER=$(KVER) (run make deps)" >&2; exit 1; }
 	@mkdir -p $(MODDIR)
-	@cp -Rpu $(MODSRC) $(MODDIR)/
+	@cp -Rp $(MODSRC) $(MODDIR)/
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(MODDIR) modules
 	@cp -p $(MODDIR)/kernel/kws.ko kernel/kws-$(KREL).ko
 	@if [ "$(KVER)" = 6.1 ]; then cp -p $(MODDIR)/kernel/kws.ko kernel/kws.ko; fi
