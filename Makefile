@@ -38,7 +38,7 @@ modules-all:
 
 # Sparse over the module for one kernel: make sparse KVER=6.12
 sparse:
-	@mkdir -p $(MODDIR) && cp -Rpu $(MODSRC) $(MODDIR)/
+	@mkdir -p $(MODDIR) && cp -Rp $(MODSRC) $(MODDIR)/
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(MODDIR) C=2 CF="-D__CHECK_ENDIAN__" modules
 
 userspace: $(USER_DIRS)
