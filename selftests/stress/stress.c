@@ -623,6 +623,50 @@ static int t_big_frame(void)
 
 /* ---- (e) endless 1-byte fragments ---- */
 
+static const char frag_byte[] = "abcdefghijklmnopqrstuvwxyz";
+
+/*
+ * Fragment i of a batch carries frag_byte[i % 26], and each send() starts
+ * a batch again: replay the logged fragment counts of the sends to know
+ * what the message must hold.
+ */
+struct frag_log {
+	uint32_t *sends;	/* fragments per send(), in order */
+	size_t nsends, cap;
+	size_t cur, in_cur;	/* replay position */
+	long long bad_at;	/* first wrong message offset, or -1 */
+};
+
+static void frag_log_add(struct frag_log *log, uint32_t frags)
+{
+	if (log->nsends == log->cap) {
+		log->cap = log->cap ? 2 * log->cap : 4096;
+		log->sends = realloc(log->sends, log->cap * sizeof(*log->sends));
+		if (!log->sends)
+			abort();
+	}
+	log->sends[log->nsends++] = frags;
+}
+
+/* Check @n bytes the application read at message offset @at. */
+static void frag_log_check(struct frag_log *log, const uint8_t *buf,
+			   ssize_t n, uint64_t at)
+{
+	ssize_t i;
+
+	for (i = 0; i < n && log->bad_at < 0; i++) {
+		while (log->cur < log->nsends &&
+		       log->in_cur == log->sends[log->cur]) {
+			log->cur++;
+			log->in_cur = 0;
+		}
+		if (log->cur == log->nsends ||
+		    buf[i] != frag_byte[log->in_cur % 26])
+			log->bad_at = at + i;
+		log->in_cur++;
+	}
+}
+
 static int fragments_case(uint64_t max)
 {
 	int cfd, afd, i;
@@ -635,31 +679,51 @@ static int fragments_case(uint64_t max)
 	uint64_t limit = max ? max : WS_MAX_MSG_DEFAULT;
 	struct ws_rmsg m = { 0 };
 	bool closed = false;
+	struct frag_log log = { .bad_at = -1 };
+	size_t pend_off = 0, pend_len = 0;	/* rest of a cut fragment */
 
 	if (!batch || tcp_pair(&cfd, &afd))
 		return 1;
 	CHECK(!ws_setup(afd, WS_ROLE_SERVER, 0, max), "setup: %s", strerror(errno));
 	set_nonblock(cfd, true);
 	set_nonblock(afd, true);
-	/* Every fragment: 'a', non-final; the first one opens a text message. */
+	/* Non-final fragments; the first one opens a text message. */
 	for (i = 0; i < BATCH; i++)
-		frame_build(batch + i * FRAG, false, WS_OP_CONT, true, "a", 1);
-	frame_build(batch, false, WS_OP_TEXT, true, "a", 1);
+		frame_build(batch + i * FRAG, false, WS_OP_CONT, true,
+			    &frag_byte[i % 26], 1);
+	frame_build(batch, false, WS_OP_TEXT, true, frag_byte, 1);
 	for (int loops = 0; loops < 1000000 && now_ms() < end && !closed; loops++) {
-		ssize_t n = send(cfd, batch, BATCH * FRAG, MSG_NOSIGNAL);
+		ssize_t n;
 
-		if (n > 0) {
-			/* Whole frames only, so the next batch starts aligned. */
-			if (n % FRAG)
-				write_all(cfd, batch + n, FRAG - n % FRAG, 5000);
-			sent += (n + FRAG - 1) / FRAG;
-			if (loops == 0)
-				frame_build(batch, false, WS_OP_CONT, true, "a", 1);
-		} else if (n < 0 && (errno == EAGAIN)) {
-			eagain++;
+		/*
+		 * A fragment send() cut short is finished first, without
+		 * blocking: the app is not reading in the first half, so the
+		 * window may stay closed for a while.
+		 */
+		if (pend_len) {
+			n = send(cfd, batch + pend_off, pend_len, MSG_NOSIGNAL);
+			if (n > 0) {
+				pend_off += n;
+				pend_len -= n;
+			}
 		} else {
-			break;	/* the kernel failed the connection: below */
+			n = send(cfd, batch, BATCH * FRAG, MSG_NOSIGNAL);
+			if (n > 0) {
+				sent += (n + FRAG - 1) / FRAG;
+				frag_log_add(&log, (n + FRAG - 1) / FRAG);
+				if (n % FRAG) {
+					pend_off = n;
+					pend_len = FRAG - n % FRAG;
+				}
+				if (loops == 0)
+					frame_build(batch, false, WS_OP_CONT,
+						    true, frag_byte, 1);
+			}
 		}
+		if (n < 0 && errno == EAGAIN)
+			eagain++;
+		else if (n < 0)
+			break;	/* the kernel failed the connection: below */
 		mem_sample();
 		/* First half: the app does not read; then it reads what is there. */
 		while (now_ms() >= read_from) {
@@ -670,6 +734,7 @@ static int fragments_case(uint64_t max)
 				closed = true;
 				break;
 			}
+			frag_log_check(&log, buf, m.n, got);
 			got += m.n;
 			parts++;
 			CHECK(!m.eor && m.op == WS_OP_TEXT, "part eor %d op %d",
@@ -681,27 +746,51 @@ static int fragments_case(uint64_t max)
 	diag("fragments max %llu: %llu fragments sent in %lld ms, %lu EAGAIN, app got %llu bytes in %lu parts",
 	     (unsigned long long)max, (unsigned long long)sent,
 	     (long long)(now_ms() - t0), eagain, (unsigned long long)got, parts);
-	if (sent <= limit) {
-		/* Under the limit: finish the message, the app gets the rest. */
-		uint8_t f[8];
-		size_t fl = frame_build(f, true, WS_OP_CONT, true, "z", 1);
+	if (sent <= limit && !closed) {
+		/*
+		 * Under the limit: finish the message (the rest of a cut
+		 * fragment, then a final 'z'), reading while writing so
+		 * neither side waits on the other; the app gets the rest.
+		 */
+		uint8_t tail[FRAG + 8];
+		size_t tl = pend_len, toff = 0;
+		int64_t stop = now_ms() + 10000;
 
-		set_nonblock(afd, false);
-		set_timeouts(afd, 5000);
-		CHECK(!write_all(cfd, f, fl, 5000), "final fragment: %s",
-		      strerror(errno));
-		for (i = 0; i < 100000; i++) {
+		memcpy(tail, batch + pend_off, pend_len);
+		tl += frame_build(tail + tl, true, WS_OP_CONT, true, "z", 1);
+		m.eor = false;
+		while (now_ms() < stop && !m.eor) {
+			if (toff < tl) {
+				ssize_t n = send(cfd, tail + toff, tl - toff,
+						 MSG_NOSIGNAL);
+
+				if (n > 0)
+					toff += n;
+				else if (errno != EAGAIN)
+					break;
+			}
 			ws_recv(afd, buf, sizeof(buf), 0, &m);
-			if (m.n <= 0)
+			if (m.n < 0 && m.err == EAGAIN) {
+				sleep_ms(1);
+				continue;
+			}
+			if (m.n <= 0 || m.has_close)
 				break;
+			frag_log_check(&log, buf, m.n - !!m.eor, got);
 			got += m.n;
-			if (m.eor)
-				break;
+			if (m.eor && buf[m.n - 1] != 'z' && log.bad_at < 0)
+				log.bad_at = got - 1;
 		}
+		CHECK(log.bad_at < 0, "message content differs at byte %lld",
+		      log.bad_at);
 		CHECK(m.eor && got == sent + 1,
-		      "message end: eor %d, %llu bytes of %llu (%zd %s)", m.eor,
-		      (unsigned long long)got, (unsigned long long)sent + 1,
-		      m.n, strerror(m.err));
+		      "message end: eor %d, %llu bytes of %llu (%zd %s, close %u)",
+		      m.eor, (unsigned long long)got,
+		      (unsigned long long)sent + 1, m.n, strerror(m.err),
+		      m.close_code);
+	} else if (sent <= limit) {
+		CHECK(!closed, "closed under the limit: code %u flags %u",
+		      m.close_code, m.close_flags);
 	} else {
 		/* Over the limit: 1009 to the peer and to the app. */
 		int code;
@@ -725,6 +814,7 @@ static int fragments_case(uint64_t max)
 	}
 	close(afd);
 	close(cfd);
+	free(log.sends);
 	free(batch);
 	return failures;
 }
