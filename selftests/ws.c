@@ -3654,6 +3654,9 @@ TEST_F(ws, peer_reset_wakes_reader)
 		setsockopt(self->peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		_exit(close(self->peer) ? 1 : 0);
 	}
+	/* The child's close() resets only if it holds the last reference. */
+	close(self->peer);
+	self->peer = -1;
 	EXPECT_EQ(-1, ws_recv(self->fd, buf, sizeof(buf), 0, &rx));
 	EXPECT_EQ(ECONNRESET, errno);
 	EXPECT_EQ(0, reap(pid));
