@@ -290,10 +290,18 @@ static int add_header(struct kws_hs *hs, char *name, char *value)
 }
 
 /* "HTTP/x.y" with x.y >= 1.1 */
+/* "HTTP/d.d": well formed, whatever the version. */
+static int http_version_syntax_ok(const char *s, size_t n)
+{
+	return n == 8 && !strncmp(s, "HTTP/", 5) &&
+	       isdigit((unsigned char)s[5]) && s[6] == '.' &&
+	       isdigit((unsigned char)s[7]);
+}
+
+/* RFC 6455 4.1 and 4.2.1: the Upgrade needs HTTP/1.1 or later. */
 static int http_version_ok(const char *s, size_t n)
 {
-	if (n != 8 || strncmp(s, "HTTP/", 5) || !isdigit((unsigned char)s[5]) ||
-	    s[6] != '.' || !isdigit((unsigned char)s[7]))
+	if (!http_version_syntax_ok(s, n))
 		return 0;
 	return s[5] > '1' || (s[5] == '1' && s[7] >= '1');
 }
@@ -568,14 +576,17 @@ static int client_check(struct kws_hs *hs)
 		return -1;
 	/* status-line = HTTP-version SP status-code SP [ reason-phrase ] */
 	sp = strchr(line, ' ');
-	if (!sp || !http_version_ok(line, sp - line))
+	if (!sp || !http_version_syntax_ok(line, sp - line))
 		return fail(hs, 0, EPROTO, "bad status line");
 	if (!isdigit((unsigned char)sp[1]) || !isdigit((unsigned char)sp[2]) ||
 	    !isdigit((unsigned char)sp[3]) || (sp[4] != ' ' && sp[4]))
 		return fail(hs, 0, EPROTO, "bad status code");
 	hs->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
+	/* An HTTP/1.0 server refusing us still says why: report its status. */
 	if (hs->status != 101)
 		return fail(hs, 0, ECONNREFUSED, "status is not 101");
+	if (!http_version_ok(line, sp - line))
+		return fail(hs, 0, EPROTO, "101 before HTTP/1.1");
 
 	v = kws_hs_header(hs, "Upgrade");
 	if (!v || !list_has_token(v, "websocket"))

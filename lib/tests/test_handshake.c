@@ -607,7 +607,10 @@ static void test_client_rules(void)
 	client_expect("refuse_http10",
 		      "HTTP/1.0 101 Switching Protocols\r\nUpgrade: websocket\r\n"
 		      "Connection: Upgrade\r\nSec-WebSocket-Accept: @A\r\n\r\n",
-		      NULL, -1, EPROTO, 0, NULL);
+		      NULL, -1, EPROTO, 101, NULL);
+	client_expect("refuse_http10_reports_status",
+		      "HTTP/1.0 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+		      NULL, -1, ECONNREFUSED, 403, NULL);
 	client_expect("refuse_bad_status_line", "HTTP/1.1 1O1 x\r\n\r\n", NULL,
 		      -1, EPROTO, 0, NULL);
 	client_expect("refuse_garbage", "SSH-2.0-OpenSSH\r\n\r\n", NULL, -1,
