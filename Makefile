@@ -29,6 +29,9 @@ module:
 	@test -n "$(KREL)" || { echo "no installed kernel matches KVER=$(KVER) (run make deps)" >&2; exit 1; }
 	@mkdir -p $(MODDIR)
 	@cp -Rp $(MODSRC) $(MODDIR)/
+	@# kernel/ also holds the modules built for other kernels; a copied
+	@# kws.ko newer than the objects would be taken as this kernel's.
+	@rm -f $(MODDIR)/kernel/*.ko
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(MODDIR) modules
 	@cp -p $(MODDIR)/kernel/kws.ko kernel/kws-$(KREL).ko
 	@if [ "$(KVER)" = 6.1 ]; then cp -p $(MODDIR)/kernel/kws.ko kernel/kws.ko; fi
@@ -39,6 +42,7 @@ modules-all:
 # Sparse over the module for one kernel: make sparse KVER=6.12
 sparse:
 	@mkdir -p $(MODDIR) && cp -Rp $(MODSRC) $(MODDIR)/
+	@rm -f $(MODDIR)/kernel/*.ko
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(MODDIR) C=2 CF="-D__CHECK_ENDIAN__" modules
 
 userspace: $(USER_DIRS)
