@@ -17,14 +17,21 @@
 
 #include "kws.h"
 
-/* Answer the latest ping only (RFC 6455 5.5.3). Socket lock held. */
-void kws_ctrl_queue_pong(struct kws_ctx *ctx, const u8 *payload, u8 len)
+/*
+ * Queue the pong for a ping; returns false when none is due (our close is
+ * out). One pong is held at a time: the receive path pauses until it is
+ * with TCP (kws_rx_pause_for_pong()), except while the application's data
+ * frame is half sent, when a newer ping replaces the pong (RFC 6455 5.5.3
+ * allows answering only the latest). Socket lock held.
+ */
+bool kws_ctrl_queue_pong(struct kws_ctx *ctx, const u8 *payload, u8 len)
 {
 	if (ctx->close_built)
-		return;
+		return false;
 	memcpy(ctx->pong, payload, len);
 	ctx->pong_len = len;
 	ctx->pong_queued = 1;
+	return true;
 }
 
 /* Queue our close; @code 0 sends an empty one. Socket lock held. */
@@ -61,7 +68,8 @@ static bool kws_ctrl_want_shut(const struct sock *sk,
 bool kws_ctrl_pending(const struct kws_ctx *ctx)
 {
 	return ctx->ctl_len || ctx->pong_queued || ctx->ping_queued ||
-	       ctx->close_queued || kws_ctrl_want_shut(ctx->sk, ctx);
+	       ctx->close_queued || ctx->rx_pong_wait ||
+	       kws_ctrl_want_shut(ctx->sk, ctx);
 }
 
 /* Get tx_work to flush soon. Any context; socket lock held. */
@@ -157,8 +165,10 @@ static void kws_ka_check(struct kws_ctx *ctx)
 
 /*
  * Send what is queued, in order: a started frame, the pong, a keepalive
- * ping, our close; then shut TCP if the handshake is over. tx_lock and
- * socket lock held, process context. Never inside the app's open frame.
+ * ping, our close; then resume parsing if it waited for the pong (which
+ * may queue the next pong: loop), and shut TCP if the handshake is over.
+ * tx_lock and socket lock held, process context. Never inside the app's
+ * open frame.
  */
 int kws_ctrl_flush(struct sock *sk, struct kws_ctx *ctx, int flags)
 {
@@ -169,6 +179,7 @@ int kws_ctrl_flush(struct sock *sk, struct kws_ctx *ctx, int flags)
 
 	if (kws_tx_frame_open(ctx))
 		return 0;
+again:
 	for (;;) {
 		if (ctx->ctl_len) {
 			ret = kws_ctrl_send_pending(sk, ctx, flags);
@@ -209,6 +220,13 @@ int kws_ctrl_flush(struct sock *sk, struct kws_ctx *ctx, int flags)
 			continue;
 		}
 		break;
+	}
+	/* Every pong is with TCP: parse what waited behind the last ping. */
+	if (ctx->rx_pong_wait) {
+		ctx->rx_pong_wait = 0;
+		kws_rx_parse(sk, ctx);
+		if (ctx->pong_queued)
+			goto again;
 	}
 	if (kws_ctrl_want_shut(sk, ctx))
 		kws_ctrl_shut(sk, ctx);

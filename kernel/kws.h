@@ -107,6 +107,7 @@ struct kws_ctx {
 	u32			rx_ready;	/* whole records; lockless read */
 	u32			rx_payload;	/* payload bytes queued */
 	u8			rx_stopped;	/* close rcvd/failed/EOF: drain */
+	u8			rx_pong_wait;	/* parsing waits for the pong */
 	u8			rx_eof;		/* the close record is queued */
 	u8			rx_done;	/* the app consumed it: EOF */
 	u16			rx_failed;	/* close code we failed with */
@@ -130,7 +131,7 @@ struct kws_ctx {
 	u16			close_code;	/* 0 sends an empty close */
 	u8			close_len;	/* reason bytes in close_reason */
 	u8			close_reason[KWS_CONTROL_MAX - 2];
-	u8			pong_queued;	/* answer the latest ping */
+	u8			pong_queued;	/* pong[] waits to be built */
 	u8			pong_len;
 	u8			pong[KWS_CONTROL_MAX];
 	u8			ping_queued;	/* keepalive ping to send */
@@ -233,7 +234,7 @@ int kws_tx_sendpage_locked(struct sock *sk, struct page *page, int offset,
 #endif
 
 /* ctrl.c */
-void kws_ctrl_queue_pong(struct kws_ctx *ctx, const u8 *payload, u8 len);
+bool kws_ctrl_queue_pong(struct kws_ctx *ctx, const u8 *payload, u8 len);
 void kws_ctrl_queue_close(struct kws_ctx *ctx, u16 code, const u8 *reason,
 			  u8 reason_len);
 int kws_ctrl_flush(struct sock *sk, struct kws_ctx *ctx, int flags);

@@ -145,11 +145,17 @@ static void kws_rx_control(struct kws_rx_desc *rd, const struct kws_event *ev)
 	case WS_OP_PING:
 		/*
 		 * RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint
-		 * MUST send a Pong frame in response"; 5.5.3: answering only
-		 * the most recent of several pings is allowed.
+		 * MUST send a Pong frame in response". Every ping gets its
+		 * pong: parsing waits until this one is with TCP, so a ping
+		 * flood holds one pong and is paced by the peer reading them.
+		 * While the app's data frame is half sent the pong cannot go
+		 * out; parsing goes on then (the app may be reading to unblock
+		 * its peer) and a newer ping replaces the pong (5.5.3).
 		 */
-		if (!(ctx->flags & WS_F_NO_AUTO_PONG)) {
-			kws_ctrl_queue_pong(ctx, payload, ev->len);
+		if (!(ctx->flags & WS_F_NO_AUTO_PONG) &&
+		    kws_ctrl_queue_pong(ctx, payload, ev->len)) {
+			if (!kws_tx_frame_open(ctx))
+				ctx->rx_pong_wait = 1;
 			rd->kick = true;
 		}
 		break;
@@ -291,6 +297,11 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 	/* RFC 6455 1.4: after a close (or failing), input is discarded. */
 	if (ctx->rx_stopped)
 		return len;
+	/* Input after a ping waits in TCP until its pong is out (ctrl.c). */
+	if (ctx->rx_pong_wait) {
+		rd->stop = true;
+		return 0;
+	}
 
 	ctx->rx_last = jiffies;
 	skb_prepare_seq_read(skb, offset, offset + len, &seq);
@@ -305,7 +316,8 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 			struct kws_event ev;
 			u64 n;
 
-			if (ctx->rx_held >= (u32)READ_ONCE(sk->sk_rcvbuf)) {
+			if (ctx->rx_held >= (u32)READ_ONCE(sk->sk_rcvbuf) ||
+			    ctx->rx_pong_wait) {
 				rd->stop = true;
 				/* The parser has taken these: never again. */
 				consumed += used;

@@ -3821,43 +3821,140 @@ TEST_F(ws, data_control_data)
 	close(peer);
 }
 
-/*
- * Many pings while nobody reads pongs: bounded work, and the latest ping
- * is answered in the end (RFC 6455 5.5.3 allows skipping earlier ones).
- */
-TEST_F_TIMEOUT(ws, ping_flood_latest_answered, 60)
+/* @n pings "ping <i>" sent in pieces of @chunk; @n pongs back, in order. */
+static void pings_each_answered(struct __test_metadata *_metadata, int peer,
+				int role, int n, size_t plen, size_t chunk)
 {
-	bool masks = peer_masks(variant->role);
+	bool masks = peer_masks(role);
 	struct wbuf wb = {};
-	uint8_t p[125], last[125];
-	int i, pongs = 0;
+	uint8_t p[125];
+	int i;
 
-	for (i = 0; i < 2000; i++) {
-		memset(p, 0, sizeof(p));
+	for (i = 0; i < n; i++) {
+		memset(p, '.', sizeof(p));
 		snprintf((char *)p, sizeof(p), "ping %d", i);
-		wb_frame(&wb, masks, true, WS_OP_PING, p, sizeof(p));
+		wb_frame(&wb, masks, true, WS_OP_PING, p, plen);
 	}
-	memcpy(last, p, sizeof(p));
-	wb_send(_metadata, self->peer, &wb, 0, 0);
-	for (;;) {
+	wb_send(_metadata, peer, &wb, chunk, 0);
+	for (i = 0; i < n; i++) {
 		struct rframe f;
 
-		ASSERT_EQ(RF_OK, peer_read_frame(self->peer, &f, IO_TIMEOUT_MS)) {
-			TH_LOG("after %d pongs, no pong for the last ping", pongs);
+		memset(p, '.', sizeof(p));
+		snprintf((char *)p, sizeof(p), "ping %d", i);
+		ASSERT_EQ(RF_OK, peer_read_frame(peer, &f, IO_TIMEOUT_MS)) {
+			TH_LOG("no pong for ping %d of %d", i, n);
 		}
 		ASSERT_EQ(WS_OP_PONG, f.op);
-		ASSERT_EQ(125, f.len);
-		pongs++;
-		if (!memcmp(f.data, last, sizeof(last))) {
-			rframe_free(&f);
-			break;
+		ASSERT_EQ(plen, f.len);
+		ASSERT_EQ(0, memcmp(f.data, p, plen)) {
+			TH_LOG("pong %d answers '%.*s'", i, (int)f.len, f.data);
 		}
 		rframe_free(&f);
 	}
-	TH_LOG("%d pongs for 2000 pings", pongs);
-	/* And nothing after the last one. */
+	/* One pong per ping, no more. */
+	expect_quiet(_metadata, peer, QUIET_MS);
+	wb_free(&wb);
+}
+
+/* Autobahn 2.10: ten pings in one segment, ten pongs with their payloads. */
+TEST_F(ws, pings_back_to_back_each_answered)
+{
+	struct ws_stats st;
+
+	pings_each_answered(_metadata, self->peer, variant->role, 10, 20, 0);
+	st = get_stats(_metadata, self->fd);
+	EXPECT_EQ(10, st.pings_answered);
+}
+
+/* Autobahn 2.11: the same, one octet per segment. */
+TEST_F(ws, pings_octetwise_each_answered)
+{
+	pings_each_answered(_metadata, self->peer, variant->role, 10, 20, 1);
+}
+
+/*
+ * Many pings while nobody reads pongs: every ping is answered, in order,
+ * and the kernel holds one pong at a time (parsing waits for it: the rest
+ * stays in TCP, whose window closes), so the work is paced by the peer.
+ */
+TEST_F_TIMEOUT(ws, ping_flood_all_answered, 60)
+{
+	pings_each_answered(_metadata, self->peer, variant->role, 2000, 125, 0);
+}
+
+/* A data message after pings is delivered once their pongs are out. */
+TEST_F(ws, pings_then_message_delivered)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+
+	wb_frame(&wb, masks, true, WS_OP_PING, "p1", 2);
+	wb_frame(&wb, masks, true, WS_OP_PING, "p2", 2);
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "after", 5);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "after", 5);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		     "p1", 2);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		     "p2", 2);
+	wb_free(&wb);
+}
+
+/*
+ * While the application's data frame is half sent no pong can go out, and
+ * parsing does not wait for one: the application can still read (its peer
+ * may not read before its own send completes). Pings that arrive meanwhile
+ * are answered by one pong for the latest (RFC 6455 5.5.3), after the frame.
+ */
+TEST_F_TIMEOUT(ws, pings_during_half_sent_frame_latest_answered, 60)
+{
+	bool masks = peer_masks(variant->role);
+	size_t len = 4u << 20, got;
+	uint8_t *buf = malloc(len);
+	struct wbuf wb = {};
+	int sndbuf = 16384;
+	struct rframe f;
+	ssize_t n;
+	pid_t pid;
+
+	ASSERT_NE(NULL, buf);
+	fill_pattern(buf, len, 31);
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+				sizeof(sndbuf)));
+	n = send(self->fd, buf, len, MSG_DONTWAIT);
+	ASSERT_GT(n, 0);
+	ASSERT_LT(n, (ssize_t)len);
+	got = n;
+
+	wb_frame(&wb, masks, true, WS_OP_PING, "early", 5);
+	wb_frame(&wb, masks, true, WS_OP_PING, "late", 4);
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "read me", 7);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "read me", 7);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		set_timeouts(self->fd, 30000);
+		while (got < len) {
+			n = send(self->fd, buf + got, len - got, 0);
+			if (n <= 0)
+				_exit(1);
+			got += n;
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(RF_OK, peer_read_frame(self->peer, &f, 30000));
+	EXPECT_EQ(WS_OP_BINARY, f.op);
+	ASSERT_EQ(len, f.len);
+	EXPECT_EQ(0, memcmp(f.data, buf, len));
+	rframe_free(&f);
+	EXPECT_EQ(0, reap(pid));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_PONG,
+		     "late", 4);
 	expect_quiet(_metadata, self->peer, QUIET_MS);
 	wb_free(&wb);
+	free(buf);
 }
 
 /* close(2) while a large message streams in: no hang, no splat. */
