@@ -6,7 +6,8 @@
  *
  *   raw-*   plain TCP: the ceiling (echo, sink, sendfile)
  *   kws-*   the kernel ULP through the raw ABI (include/uapi/linux/kws.h):
- *           TCP_ULP "ws" + WS_CONFIG, recvmsg/recvmmsg/sendmsg, sendfile
+ *           TCP_ULP "ws" + WS_CONFIG, recvmsg/recvmmsg/sendmsg, sendfile;
+ *           kws-sinku receives with an io_uring multishot recvmsg
  *   lib-*   libkws forced onto its userspace codec (KWS_ATTACH_USERSPACE)
  *   user-write  read(file) + frame header + write(), by hand
  *   mem     kernel memory per attached idle connection (slab deltas)
@@ -25,6 +26,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/kws.h>
+#include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -32,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -46,7 +49,7 @@
 #endif
 
 enum kind { RAW, KWS, LIB, USER };
-enum op { ECHO, SINK, SINKM, SENDFILE, MEM };
+enum op { ECHO, SINK, SINKM, SINKU, SENDFILE, MEM };
 
 static struct {
 	int port, conns, timeout;
@@ -57,6 +60,8 @@ static struct {
 } opt = { .port = 9000, .conns = 1000, .timeout = 600, .bufsize = 65536 };
 
 static struct bench_shm *shm;
+struct conn;
+static struct conn *conn_accept(int lfd);
 static uint8_t *sbuf;		/* shared receive buffer, opt.bufsize */
 
 struct conn {
@@ -74,7 +79,8 @@ static const struct {
 	{ "raw-echo", RAW, ECHO }, { "raw-sink", RAW, SINK },
 	{ "raw-sendfile", RAW, SENDFILE },
 	{ "kws-echo", KWS, ECHO }, { "kws-sink", KWS, SINK },
-	{ "kws-sinkm", KWS, SINKM }, { "kws-sendfile", KWS, SENDFILE },
+	{ "kws-sinkm", KWS, SINKM }, { "kws-sinku", KWS, SINKU },
+	{ "kws-sendfile", KWS, SENDFILE },
 	{ "lib-echo", LIB, ECHO }, { "lib-sink", LIB, SINK },
 	{ "user-write", USER, SENDFILE }, { "mem", KWS, MEM },
 };
@@ -149,26 +155,32 @@ union ws_cbuf {
 	struct cmsghdr align;
 };
 
+/* Fold one control message into the opcode seen so far. */
+static int kws_cmsg_opcode(const struct cmsghdr *cm, int op)
+{
+	if (cm->cmsg_level != SOL_WS)
+		return op;
+	if (cm->cmsg_type == WS_CMSG_OPCODE)
+		op = *(const uint8_t *)CMSG_DATA(cm);
+	if (cm->cmsg_type == WS_CMSG_CLOSE) {
+		struct ws_close wc;
+
+		memcpy(&wc, CMSG_DATA(cm), sizeof(wc));
+		/* A close the client did not ask for is a finding. */
+		if (wc.code != WS_CLOSE_ABNORMAL_CODE)
+			fprintf(stderr, "server: kws close code %u flags %#x\n",
+				wc.code, wc.flags);
+	}
+	return op;
+}
+
 static int kws_opcode(struct msghdr *m)
 {
 	struct cmsghdr *cm;
 	int op = -1;
 
-	for (cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {
-		if (cm->cmsg_level != SOL_WS)
-			continue;
-		if (cm->cmsg_type == WS_CMSG_OPCODE)
-			op = *(uint8_t *)CMSG_DATA(cm);
-		if (cm->cmsg_type == WS_CMSG_CLOSE) {
-			struct ws_close wc;
-
-			memcpy(&wc, CMSG_DATA(cm), sizeof(wc));
-			/* A close the client did not ask for is a finding. */
-			if (wc.code != WS_CLOSE_ABNORMAL_CODE)
-				fprintf(stderr, "server: kws close code %u flags %#x\n",
-					wc.code, wc.flags);
-		}
-	}
+	for (cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm))
+		op = kws_cmsg_opcode(cm, op);
 	return op;
 }
 
@@ -260,6 +272,110 @@ static int kws_readable_mmsg(struct conn *c)
 		}
 		if (n < MMSG_BATCH)
 			return 0;
+	}
+}
+
+/* ---- kws through io_uring ----------------------------------------------- */
+
+#define URING_BUFS	256		/* provided buffers, a power of 2 */
+#define URING_BGID	1
+
+/*
+ * One-way sink for one connection at a time: a multishot recvmsg with a
+ * ring of provided buffers, so the kernel loops over the queued messages
+ * and the process only reaps completions (one per message, each with its
+ * cmsgs and MSG_EOR in struct io_uring_recvmsg_out). io_uring ends a
+ * multishot on a 0-byte payload (a zero-length message) or when the
+ * buffers run out (-ENOBUFS); it is armed again then.
+ */
+static void kws_sink_uring(int lfd)
+{
+	const size_t bsize = sizeof(struct io_uring_recvmsg_out) +
+			     sizeof(union ws_cbuf) + 4096;
+	struct msghdr tmpl = { .msg_controllen = sizeof(union ws_cbuf) };
+	struct io_uring_buf_reg reg = { .ring_entries = URING_BUFS,
+					.bgid = URING_BGID };
+	struct io_uring_params p = { .flags = IORING_SETUP_SINGLE_ISSUER |
+					      IORING_SETUP_DEFER_TASKRUN };
+	struct io_uring_buf_ring *br;
+	struct io_uring ring;
+	uint8_t *bufs;
+	int i, err, mask = io_uring_buf_ring_mask(URING_BUFS);
+
+	err = io_uring_queue_init_params(64, &ring, &p);
+	if (err == -EINVAL)	/* older than 6.1: no DEFER_TASKRUN */
+		err = io_uring_queue_init(64, &ring, 0);
+	if (err)
+		die("io_uring_queue_init: %s", strerror(-err));
+	br = mmap(NULL, URING_BUFS * sizeof(struct io_uring_buf),
+		  PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bufs = malloc(URING_BUFS * bsize);
+	if (br == MAP_FAILED || !bufs)
+		die("io_uring buffers: %m");
+	reg.ring_addr = (unsigned long)br;
+	err = io_uring_register_buf_ring(&ring, &reg, 0);
+	if (err)
+		die("io_uring_register_buf_ring: %s", strerror(-err));
+	io_uring_buf_ring_init(br);
+	for (i = 0; i < URING_BUFS; i++)
+		io_uring_buf_ring_add(br, bufs + i * bsize, bsize, i, mask, i);
+	io_uring_buf_ring_advance(br, URING_BUFS);
+
+	for (;;) {
+		struct conn *c = conn_accept(lfd);
+		bool armed = false, open = true;
+
+		/* After the close, reap until the multishot ends (EOF). */
+		while (open || armed) {
+			struct io_uring_cqe *cqe;
+			unsigned int head, seen = 0, recycled = 0;
+
+			if (!armed && open) {
+				struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+				io_uring_prep_recvmsg_multishot(sqe, c->fd, &tmpl, 0);
+				sqe->flags |= IOSQE_BUFFER_SELECT;
+				sqe->buf_group = URING_BGID;
+				armed = true;
+			}
+			err = io_uring_submit_and_wait(&ring, 1);
+			if (err < 0 && err != -EINTR)
+				die("io_uring_submit_and_wait: %s", strerror(-err));
+			io_uring_for_each_cqe(&ring, head, cqe) {
+				struct io_uring_recvmsg_out *o;
+				struct cmsghdr *cm;
+				unsigned int bid;
+				uint8_t *b;
+				size_t n;
+				int op = -1;
+
+				seen++;
+				if (!(cqe->flags & IORING_CQE_F_MORE))
+					armed = false;
+				if (cqe->res == -ENOBUFS)
+					continue;
+				if (cqe->res < 0)
+					die("multishot recvmsg: %s", strerror(-cqe->res));
+				bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+				b = bufs + bid * bsize;
+				o = io_uring_recvmsg_validate(b, cqe->res, &tmpl);
+				if (!o)
+					die("multishot recvmsg: short completion");
+				for (cm = io_uring_recvmsg_cmsg_firsthdr(o, &tmpl); cm;
+				     cm = io_uring_recvmsg_cmsg_nexthdr(o, &tmpl, cm))
+					op = kws_cmsg_opcode(cm, op);
+				n = io_uring_recvmsg_payload_length(o, cqe->res, &tmpl);
+				if (op == WS_OP_CLOSE || (op < 0 && !n))
+					open = false;
+				shm->bytes += n;
+				if (o->flags & MSG_EOR)
+					shm->msgs++;
+				io_uring_buf_ring_add(br, b, bsize, bid, mask, recycled++);
+			}
+			io_uring_buf_ring_advance(br, recycled);
+			io_uring_cq_advance(&ring, seen);
+		}
+		conn_close(c);
 	}
 }
 
@@ -515,6 +631,8 @@ int main(int argc, char **argv)
 		mem_measure(lfd);
 		return 0;
 	}
+	if (opt.op == SINKU)
+		kws_sink_uring(lfd);
 	ep = epoll_create1(0);
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = NULL };
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev))
