@@ -16,6 +16,9 @@
  *   in        the peer writes K frames at once (TCP + softirq + kws parse)
  *   recvmsg   K recvmsg calls deliver them (raw: 64 KiB recv calls)
  *   recvmmsg  the same K through recvmmsg, 64 per call
+ *   floor     (raw only) plain TCP through recvmmsg with each entry's
+ *             buffer one frame long: what one message per entry costs any
+ *             design before it parses anything
  *   send      the ULP sends K messages, one send() each (framing + TCP)
  *   drain     the peer reads what the ULP sent
  *
@@ -44,9 +47,9 @@
 #define BUF_BYTES	(8 << 20)	/* socket buffers: nothing blocks */
 #define MMSG_BATCH	64
 
-enum step { IN, RECVMSG, RECVMMSG, SEND, DRAIN, NSTEPS };
+enum step { IN, RECVMSG, RECVMMSG, FLOOR, SEND, DRAIN, NSTEPS };
 static const char *const step_name[NSTEPS] = {
-	"in", "recvmsg", "recvmmsg", "send", "drain",
+	"in", "recvmsg", "recvmmsg", "floor", "send", "drain",
 };
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -177,18 +180,44 @@ static void round_kws(struct run *r, int srv, int cli, size_t size,
 	r->t[mmsg ? RECVMMSG : RECVMSG] += now_ns() - t0;
 }
 
+/* Plain TCP: the same bytes, read 64 KiB at a time or one frame per entry. */
 static void round_raw(struct run *r, int srv, int cli, size_t flen,
-		      const uint8_t *frames, uint8_t *buf)
+		      const uint8_t *frames, uint8_t *buf, size_t frame,
+		      bool per_entry)
 {
+	static struct mmsghdr mm[MMSG_BATCH];
+	static struct iovec iov[MMSG_BATCH];
 	uint64_t t0 = now_ns(), t1;
+	size_t left = flen;
 
 	put(cli, frames, flen);
 	t1 = now_ns();
 	r->t[IN] += t1 - t0;
-	drain(srv, buf, 65536, flen);
-	t0 = now_ns();
-	r->t[RECVMSG] += t0 - t1;
-	r->t[RECVMMSG] += t0 - t1;
+	if (!per_entry) {
+		drain(srv, buf, 65536, flen);
+		t0 = now_ns();
+		r->t[RECVMSG] += t0 - t1;
+		r->t[RECVMMSG] += t0 - t1;
+		return;
+	}
+	while (left) {
+		unsigned int want = MMSG_BATCH;
+		int n;
+
+		if (left / frame < want)
+			want = left / frame;
+		for (unsigned int i = 0; i < want; i++) {
+			iov[i] = (struct iovec){ buf + i * 1024, frame };
+			mm[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i],
+							 .msg_iovlen = 1 };
+		}
+		n = recvmmsg(srv, mm, want, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			die("floor recvmmsg: %d (%m), %zu bytes to go", n, left);
+		for (int i = 0; i < n; i++)
+			left -= mm[i].msg_len;
+	}
+	r->t[FLOOR] += now_ns() - t1;
 }
 
 /* Server-to-client: K messages, one send() each, then the peer reads. */
@@ -249,8 +278,8 @@ int main(int argc, char **argv)
 			flen = make_frames(frames, size, k, payload);
 			round_kws(kr, ks, kc, size, k, frames, flen, buf, true);
 			/* The same bytes, frames included, as plain TCP. */
-			round_raw(rr, rs, rc, flen, frames, buf);
-			round_raw(rr, rs, rc, flen, frames, buf);
+			round_raw(rr, rs, rc, flen, frames, buf, flen / k, false);
+			round_raw(rr, rs, rc, flen, frames, buf, flen / k, true);
 			round_send(kr, ks, kc, size, k, payload, buf, true);
 			round_send(rr, rs, rc, size, k, payload, buf, false);
 		}
@@ -258,8 +287,11 @@ int main(int argc, char **argv)
 			/* "in" ran twice per round (before recvmsg and recvmmsg). */
 			double n = (double)rounds * k * (st == IN ? 2 : 1);
 
-			if (st == IN || st == RECVMSG || st == RECVMMSG)
-				raw.t[st] /= (st == IN ? 1 : 2);
+			if (st == FLOOR) {
+				printf("step=%s size=%zu kws=- raw=%.0f diff=-\n",
+				       step_name[st], size, raw.t[st] / n);
+				continue;
+			}
 			printf("step=%s size=%zu kws=%.0f raw=%.0f diff=%.0f\n",
 			       step_name[st], size, kws.t[st] / n, raw.t[st] / n,
 			       (kws.t[st] - (double)raw.t[st]) / n);
