@@ -481,8 +481,16 @@ static int bulk_readable(struct conn *c)
 
 /* ---- kernel memory per attached connection ------------------------------ */
 
-/* Bytes in all slab caches: sum of active objects times object size. */
-static uint64_t slab_bytes(void)
+#define SLAB_CACHES	512
+
+/* One /proc/slabinfo snapshot: active objects times object size, by cache. */
+struct slab_snap {
+	int n;
+	char name[SLAB_CACHES][128];
+	uint64_t bytes[SLAB_CACHES];
+};
+
+static uint64_t slab_snap(struct slab_snap *s)
 {
 	unsigned long long active, total, size;
 	char line[512], name[128];
@@ -491,11 +499,49 @@ static uint64_t slab_bytes(void)
 
 	if (!f)
 		die("/proc/slabinfo: %m");
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%127s %llu %llu %llu", name, &active, &total, &size) == 4)
-			sum += active * size;
+	s->n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%127s %llu %llu %llu", name, &active, &total, &size) != 4)
+			continue;
+		sum += active * size;
+		if (s->n < SLAB_CACHES) {
+			snprintf(s->name[s->n], sizeof(s->name[0]), "%s", name);
+			s->bytes[s->n++] = active * size;
+		}
+	}
 	fclose(f);
 	return sum;
+}
+
+/* The caches that grew most from @a to @b, as " slab=NAME:+BYTES_PER_CONN". */
+static void slab_top(const struct slab_snap *a, const struct slab_snap *b,
+		     char *out, size_t cap)
+{
+	bool used[SLAB_CACHES] = {};
+	size_t len = 0;
+
+	out[0] = 0;
+	for (int k = 0; k < 6; k++) {
+		int64_t best = 0;
+		int bi = -1;
+
+		for (int i = 0; i < b->n; i++) {
+			int64_t d = (int64_t)b->bytes[i];
+
+			for (int j = 0; j < a->n; j++)
+				if (!strcmp(a->name[j], b->name[i]))
+					d -= (int64_t)a->bytes[j];
+			if (!used[i] && d > best) {
+				best = d;
+				bi = i;
+			}
+		}
+		if (bi < 0 || len >= cap)
+			break;
+		used[bi] = true;
+		len += snprintf(out + len, cap - len, " slab=%s:+%.0f", b->name[bi],
+				(double)best / opt.conns);
+	}
 }
 
 static uint64_t meminfo_slab(void)
@@ -515,7 +561,9 @@ static uint64_t meminfo_slab(void)
 static void mem_measure(int lfd)
 {
 	int *fds = calloc(opt.conns, sizeof(int)), i;
+	static struct slab_snap before, after;
 	uint64_t s0, s1, s2, m1, m2;
+	char top[512];
 
 	if (!fds)
 		die("out of memory");
@@ -525,20 +573,21 @@ static void mem_measure(int lfd)
 			die("mem: accept/handshake %d: %m", i);
 	}
 	usleep(200000);
-	s0 = slab_bytes();
+	s0 = slab_snap(&before);
 	usleep(200000);
-	s1 = slab_bytes();
+	s1 = slab_snap(&before);
 	m1 = meminfo_slab();
 	for (i = 0; i < opt.conns; i++)
 		kws_attach_raw(fds[i]);
 	usleep(200000);
-	s2 = slab_bytes();
+	s2 = slab_snap(&after);
 	m2 = meminfo_slab();
+	slab_top(&before, &after, top, sizeof(top));
 	printf("result mode=mem conns=%d slab_noise=%" PRId64 " slab_delta=%" PRId64
-	       " per_conn=%.1f meminfo_delta=%" PRId64 " meminfo_per_conn=%.1f\n",
+	       " per_conn=%.1f meminfo_delta=%" PRId64 " meminfo_per_conn=%.1f%s\n",
 	       opt.conns, (int64_t)(s1 - s0), (int64_t)(s2 - s1),
 	       (double)(int64_t)(s2 - s1) / opt.conns, (int64_t)(m2 - m1),
-	       (double)(int64_t)(m2 - m1) / opt.conns);
+	       (double)(int64_t)(m2 - m1) / opt.conns, top);
 	fflush(stdout);
 	shm->done = 1;
 	for (i = 0; i < opt.conns; i++)
