@@ -7,6 +7,7 @@
  * Debian backports make some pure version tests wrong (MSG_SPLICE_PAGES is
  * defined but not implemented by 6.1.192's TCP, for instance); kws does not
  * depend on any of those, so version tests suffice for what is here.
+ * (proto.splice_eof, 6.5 upstream, is in 6.1.192 too: kws sets it always.)
  */
 #ifndef KWS_COMPAT_H
 #define KWS_COMPAT_H
@@ -57,12 +58,17 @@
 
 /*
  * 6.5, "sock: Remove ->sendpage*() in favour of sendmsg(MSG_SPLICE_PAGES)":
- * before it, sendfile()/splice() into the socket reach proto.sendpage and
- * proto_ops.sendpage_locked, which would put raw bytes on the wire between
- * frames; kws refuses them (KWS_HAVE_SENDPAGE).
+ * from it, splice() and sendfile() into the socket reach proto.sendmsg with
+ * MSG_SPLICE_PAGES and pages in an ITER_BVEC, and TCP takes pages the same
+ * way. Before it they reach proto.sendpage (KWS_HAVE_SENDPAGE), and pages
+ * go to TCP through do_tcp_sendpages(). Debian's 6.1.192 defines
+ * MSG_SPLICE_PAGES but its TCP copies such data, so the version decides.
  */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
 #define KWS_HAVE_SENDPAGE	1
+#define KWS_MSG_SPLICE_PAGES	0
+#else
+#define KWS_MSG_SPLICE_PAGES	MSG_SPLICE_PAGES
 #endif /* LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0) */
 
 /*

@@ -160,7 +160,6 @@ struct kws_ctx {
 	u8			tx_msg_opcode;	/* its opcode */
 	u32			tx_phase;
 	u64			tx_frame_left;	/* payload bytes owed */
-	u8			*tx_buf;	/* PAGE_SIZE bounce, tx_lock */
 
 	/* Readers: rx_reader (socket lock) makes one at a time; rx_bounce
 	 * is used by that reader only.
@@ -223,6 +222,7 @@ int kws_rx_read_skb(struct sock *sk, skb_read_actor_t recv_actor);
 
 /* tx.c */
 int kws_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
+void kws_tx_splice_eof(struct socket *sock);
 int kws_tx_sock_shutdown(struct socket *sock, int how);
 int kws_tx_send_kvec(struct sock *sk, const void *a, size_t alen,
 		     const void *b, size_t blen, int flags);

@@ -88,7 +88,6 @@ static int kws_set_config(struct sock *sk, struct kws_ctx *ctx,
 	struct ws_config cfg;
 	u8 parser_flags = 0;
 	u64 max_msg;
-	u8 *tx_buf;
 
 	if (optlen != sizeof(cfg))
 		return -EINVAL;
@@ -104,10 +103,6 @@ static int kws_set_config(struct sock *sk, struct kws_ctx *ctx,
 	if (cfg.reserved || (cfg.flags & ~WS_F_ALL))
 		return -EINVAL;
 
-	tx_buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
-	if (!tx_buf)
-		return -ENOMEM;
-
 	max_msg = cfg.max_msg_size ? cfg.max_msg_size : ctx->max_msg;
 	if (cfg.flags & WS_F_NO_UTF8_CHECK)
 		parser_flags |= KWS_PARSER_NO_UTF8;
@@ -116,7 +111,6 @@ static int kws_set_config(struct sock *sk, struct kws_ctx *ctx,
 	ctx->tx_opcode = cfg.tx_opcode ? cfg.tx_opcode : WS_OP_BINARY;
 	ctx->flags = cfg.flags;
 	ctx->max_msg = max_msg;
-	ctx->tx_buf = tx_buf;
 	kws_parser_init(&ctx->parser, cfg.role, max_msg, parser_flags);
 	ctx->rx_last = jiffies;
 	WRITE_ONCE(ctx->state, WS_STATE_OPEN);
@@ -408,7 +402,6 @@ static void kws_close(struct sock *sk, long timeout)
 	kws_stats_dec(sock_net(sk), KWS_STAT_CONN_ACTIVE);
 	base->close(sk, timeout);
 
-	kfree(ctx->tx_buf);
 	kfree_rcu(ctx, rcu);
 }
 
@@ -423,6 +416,7 @@ static void kws_build_protos(struct proto *prot, const struct proto *base)
 	prot->getsockopt = kws_getsockopt;
 	prot->recvmsg = kws_rx_recvmsg;
 	prot->sendmsg = kws_tx_sendmsg;
+	prot->splice_eof = kws_tx_splice_eof;
 	prot->sock_is_readable = kws_rx_sock_is_readable;
 #ifdef KWS_HAVE_SENDPAGE
 	prot->sendpage = kws_tx_sendpage;

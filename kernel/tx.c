@@ -1,16 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kws send path: one sendmsg() is one message, or one fragment of it with
- * MSG_MORE. A data frame's header carries the whole length of the call and
- * the payload is streamed through a page-sized bounce buffer (masked there
- * in client role), so large messages are never buffered whole. A control
- * frame is at most 139 bytes and is built whole in ctx->ctl_frame.
+ * kws send path. One sendmsg() is one frame: a whole message, or with
+ * MSG_MORE a fragment of one. The frame header carries the whole length of
+ * the call and the payload is streamed, so large messages are never
+ * buffered whole. A control frame is at most 139 bytes and is built whole
+ * in ctx->ctl_frame.
  *
- * A frame that TCP took only part of stays open: the next sendmsg() must
- * carry the rest of its payload, and nothing else (no kernel pong or close)
- * goes on the wire until it is complete.
+ * How payload bytes reach TCP (Documentation/design.md, "Send paths"):
+ *  - sendmsg(), either role: header and payload are written into the
+ *    socket's page frag (sk_page_frag(), as tcp_sendmsg() does), masked
+ *    there in client role, and those pages are handed to TCP without a
+ *    second copy. One copy, no per-socket buffer.
+ *  - splice()/sendfile() in server role: the header is copied, the pipe's
+ *    pages go to TCP as they are. No copy. Each call TCP gets (one pipe
+ *    batch on 6.5+, one page before) is one frame.
+ *  - splice()/sendfile() in client role: the bytes must be masked, so they
+ *    take the sendmsg() path from the pipe's pages. One copy.
+ *
+ * A frame TCP took only part of stays open: the next send must carry the
+ * rest of its payload, and nothing else (no kernel pong or close) goes on
+ * the wire until it is complete.
  */
 #include <linux/net.h>
+#include <linux/netdevice.h>
 #include <linux/random.h>
 #include <linux/socket.h>
 #include <linux/uio.h>
@@ -49,6 +61,66 @@ int kws_tx_send_kvec(struct sock *sk, const void *a, size_t alen,
 		return 0;
 	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, vec, nr, alen + blen);
 	return tcp_sendmsg_locked(sk, &msg, alen + blen);
+}
+
+/*
+ * Hand the first @size bytes of the pages in @from (ITER_BVEC) to TCP by
+ * reference, advancing @from by what TCP took. The bytes must not change
+ * until TCP is done with them (MSG_NO_SHARED_FRAGS in @flags says they never
+ * will). Returns the bytes taken, or an error if none. Locks and sleeping as
+ * kws_tx_send_kvec().
+ */
+static int kws_tx_send_pages(struct sock *sk, struct iov_iter *from,
+			     size_t size, int flags)
+{
+#ifdef KWS_HAVE_SENDPAGE
+	size_t sent = 0;
+	int ret = 0;
+
+	if (WARN_ON_ONCE(!iov_iter_is_bvec(from)))
+		return -EINVAL;
+	/* As tcp_sendmsg_locked() would on a device without scatter-gather. */
+	if (!(sk->sk_route_caps & NETIF_F_SG)) {
+		struct msghdr msg = { .msg_flags = flags };
+
+		msg.msg_iter = *from;
+		iov_iter_truncate(&msg.msg_iter, size);
+		ret = tcp_sendmsg_locked(sk, &msg, size);
+		if (ret > 0)
+			iov_iter_advance(from, ret);
+		return ret;
+	}
+	/* As tcp_sendpage_locked(), page by page. */
+	tcp_rate_check_app_limited(sk);
+	while (sent < size) {
+		const struct bio_vec *bv = from->bvec;
+		size_t off = bv->bv_offset + from->iov_offset;
+		size_t len = min3(bv->bv_len - from->iov_offset, size - sent,
+				  PAGE_SIZE - offset_in_page(off));
+		int notlast = sent + len < size ? MSG_SENDPAGE_NOTLAST : 0;
+
+		ret = do_tcp_sendpages(sk, bv->bv_page + (off >> PAGE_SHIFT),
+				       offset_in_page(off), len,
+				       flags | notlast);
+		if (ret <= 0)
+			break;
+		iov_iter_advance(from, ret);
+		sent += ret;
+		if (ret < len)
+			break;
+	}
+	return sent ? sent : ret;
+#else
+	struct msghdr msg = { .msg_flags = flags | MSG_SPLICE_PAGES };
+	int ret;
+
+	msg.msg_iter = *from;
+	iov_iter_truncate(&msg.msg_iter, size);
+	ret = tcp_sendmsg_locked(sk, &msg, size);
+	if (ret > 0)
+		iov_iter_advance(from, ret);
+	return ret;
+#endif
 }
 
 static int kws_tx_parse_cmsg(struct msghdr *msg, struct kws_tx_cmsg *tc)
@@ -109,13 +181,128 @@ static void kws_tx_frame_done(struct sock *sk, struct kws_ctx *ctx)
 }
 
 /*
+ * TCP took @ret bytes of a chunk that began with @hlen header bytes: move
+ * the header cursor and return how many of them were payload.
+ */
+static size_t kws_tx_took(struct kws_ctx *ctx, size_t hlen, size_t ret)
+{
+	if (ret <= hlen) {
+		ctx->tx_hdr_sent += ret;
+		return 0;
+	}
+	ctx->tx_hdr_sent = ctx->tx_hdr_len;
+	return ret - hlen;
+}
+
+/*
+ * Copy the rest of the header and up to @n payload bytes from @msg into
+ * the socket's page frag, masking the payload in client role, and hand the
+ * frag to TCP. Returns the payload bytes TCP took, or an error if it took
+ * no payload; *@stalled is set when TCP took less than it was given.
+ * tx_lock and socket lock held, process context.
+ */
+static int kws_tx_push_copy(struct sock *sk, struct kws_ctx *ctx,
+			    struct msghdr *msg, size_t hlen, size_t n,
+			    int flags, bool *stalled)
+{
+	struct page_frag *pfrag = sk_page_frag(sk);
+	struct bio_vec bvec;
+	struct iov_iter it;
+	size_t chunk, psent;
+	u8 *p;
+	int ret;
+
+	/* A small frame goes to TCP whole; a large one a frag at a time. */
+	if (!skb_page_frag_refill(min_t(size_t, hlen + n, PAGE_SIZE), pfrag,
+				  sk->sk_allocation) &&
+	    !sk_page_frag_refill(sk, pfrag)) {
+		long timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
+
+		/* As tcp_sendmsg_locked(): wait, then the caller retries. */
+		set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+		return sk_stream_wait_memory(sk, &timeo);
+	}
+	chunk = min_t(size_t, n, pfrag->size - pfrag->offset - hlen);
+	p = page_address(pfrag->page) + pfrag->offset;
+	if (!copy_from_iter_full(p + hlen, chunk, &msg->msg_iter))
+		return -EFAULT;
+	memcpy(p, ctx->tx_hdr + ctx->tx_hdr_sent, hlen);
+	/* RFC 6455 5.3: masked as it leaves user memory. */
+	if (ctx->tx_masked)
+		kws_mask_copy(p + hlen, p + hlen, chunk, ctx->tx_mask,
+			      ctx->tx_phase);
+
+	/*
+	 * TCP holds references to these bytes until they are acknowledged:
+	 * claim them all in the frag now, taken or not, so they are never
+	 * written again (hence MSG_NO_SHARED_FRAGS).
+	 */
+	bvec.bv_page = pfrag->page;
+	bvec.bv_offset = pfrag->offset;
+	bvec.bv_len = hlen + chunk;
+	pfrag->offset += hlen + chunk;
+	iov_iter_bvec(&it, ITER_SOURCE, &bvec, 1, hlen + chunk);
+	ret = kws_tx_send_pages(sk, &it, hlen + chunk,
+				flags | MSG_NO_SHARED_FRAGS |
+				(chunk < n ? MSG_MORE : 0));
+	if (ret <= 0) {
+		iov_iter_revert(&msg->msg_iter, chunk);
+		*stalled = true;
+		return ret ? ret : -EAGAIN;
+	}
+	psent = kws_tx_took(ctx, hlen, ret);
+	if (psent < chunk) {
+		iov_iter_revert(&msg->msg_iter, chunk - psent);
+		*stalled = true;
+	}
+	return psent;
+}
+
+/*
+ * Server role splice: copy the rest of the header, then hand up to @n
+ * bytes of the caller's pages to TCP as they are. Returns and locks as
+ * kws_tx_push_copy().
+ */
+static int kws_tx_push_pages(struct sock *sk, struct kws_ctx *ctx,
+			     struct msghdr *msg, size_t hlen, size_t n,
+			     int flags, bool *stalled)
+{
+	int ret;
+
+	if (hlen) {
+		ret = kws_tx_send_kvec(sk, ctx->tx_hdr + ctx->tx_hdr_sent,
+				       hlen, NULL, 0,
+				       flags | (n ? MSG_MORE : 0));
+		if (ret <= 0) {
+			*stalled = true;
+			return ret ? ret : -EAGAIN;
+		}
+		kws_tx_took(ctx, hlen, ret);
+		if (ret < hlen) {
+			*stalled = true;
+			return 0;
+		}
+	}
+	if (!n)
+		return 0;
+	ret = kws_tx_send_pages(sk, &msg->msg_iter, n, flags);
+	if (ret <= 0) {
+		*stalled = true;
+		return ret ? ret : -EAGAIN;
+	}
+	if (ret < n)
+		*stalled = true;
+	return ret;
+}
+
+/*
  * Push the open data frame: the rest of its header, then payload from
- * @msg up to tx_frame_left. Returns payload bytes sent, or an error when
- * none were (the frame may still have advanced: its header went out).
- * tx_lock and socket lock held.
+ * @msg up to tx_frame_left, by reference when @splice allows it. Returns
+ * payload bytes sent, or an error when none were (the frame may still have
+ * advanced: its header went out). tx_lock and socket lock held.
  */
 static int kws_tx_push(struct sock *sk, struct kws_ctx *ctx,
-		       struct msghdr *msg, int flags)
+		       struct msghdr *msg, int flags, bool splice)
 {
 	int sflags = flags & (MSG_DONTWAIT | MSG_NOSIGNAL);
 	size_t sent = 0;
@@ -123,52 +310,32 @@ static int kws_tx_push(struct sock *sk, struct kws_ctx *ctx,
 
 	while (kws_tx_frame_open(ctx)) {
 		size_t hlen = ctx->tx_hdr_len - ctx->tx_hdr_sent;
-		size_t n = min_t(u64, ctx->tx_frame_left, PAGE_SIZE);
-		size_t psent;
+		size_t n = min_t(u64, ctx->tx_frame_left,
+				 iov_iter_count(&msg->msg_iter));
+		bool stalled = false;
 		int more;
 
-		n = min(n, iov_iter_count(&msg->msg_iter));
 		if (!hlen && !n)
 			break;	/* the caller gave fewer bytes than owed */
-		if (n) {
-			if (!copy_from_iter_full(ctx->tx_buf, n,
-						 &msg->msg_iter)) {
-				ret = -EFAULT;
-				break;
-			}
-			/* RFC 6455 5.3: masked as it leaves user memory. */
-			if (ctx->tx_masked)
-				kws_mask_copy(ctx->tx_buf, ctx->tx_buf, n,
-					      ctx->tx_mask, ctx->tx_phase);
-		}
 		more = (ctx->tx_frame_left > n || (flags & MSG_MORE)) ?
 		       MSG_MORE : 0;
-		ret = kws_tx_send_kvec(sk, ctx->tx_hdr + ctx->tx_hdr_sent,
-				       hlen, ctx->tx_buf, n, sflags | more);
-		if (ret <= 0) {
-			iov_iter_revert(&msg->msg_iter, n);
-			if (!ret)
-				ret = -EAGAIN;
+		if (splice && !ctx->tx_masked)
+			ret = kws_tx_push_pages(sk, ctx, msg, hlen, n,
+						sflags | more, &stalled);
+		else
+			ret = kws_tx_push_copy(sk, ctx, msg, hlen, n,
+					       sflags | more, &stalled);
+		if (ret < 0)
 			break;
-		}
-		if ((size_t)ret <= hlen) {
-			ctx->tx_hdr_sent += ret;
-			psent = 0;
-		} else {
-			ctx->tx_hdr_sent = ctx->tx_hdr_len;
-			psent = ret - hlen;
-		}
-		if (psent < n)
-			iov_iter_revert(&msg->msg_iter, n - psent);
-		ctx->tx_frame_left -= psent;
-		ctx->tx_phase = (ctx->tx_phase + psent) & 3;
-		ctx->stats.tx_bytes += psent;
-		kws_stats_add(sock_net(sk), KWS_STAT_TX_BYTES, psent);
-		sent += psent;
+		ctx->tx_frame_left -= ret;
+		ctx->tx_phase = (ctx->tx_phase + ret) & 3;
+		ctx->stats.tx_bytes += ret;
+		kws_stats_add(sock_net(sk), KWS_STAT_TX_BYTES, ret);
+		sent += ret;
 		ret = 0;
 		if (!kws_tx_frame_open(ctx))
 			kws_tx_frame_done(sk, ctx);
-		else if (psent < n || (!n && ctx->tx_hdr_sent < ctx->tx_hdr_len))
+		else if (stalled)
 			break;	/* short write: timeout, signal or no room */
 	}
 	return sent ? sent : ret;
@@ -176,7 +343,8 @@ static int kws_tx_push(struct sock *sk, struct kws_ctx *ctx,
 
 /* Start a data frame of @size bytes. tx_lock and socket lock held. */
 static int kws_tx_data(struct sock *sk, struct kws_ctx *ctx,
-		       struct msghdr *msg, size_t size, u8 opcode, int flags)
+		       struct msghdr *msg, size_t size, u8 opcode, int flags,
+		       bool splice)
 {
 	bool fin = !(flags & MSG_MORE);
 	const u8 *mask = NULL;
@@ -199,7 +367,7 @@ static int kws_tx_data(struct sock *sk, struct kws_ctx *ctx,
 	ctx->tx_masked = !!mask;
 	ctx->tx_fin = fin;
 
-	ret = kws_tx_push(sk, ctx, msg, flags);
+	ret = kws_tx_push(sk, ctx, msg, flags, splice);
 	if (!ctx->tx_hdr_sent) {
 		/* Nothing reached TCP: the frame never existed. */
 		ctx->tx_hdr_len = 0;
@@ -221,8 +389,8 @@ static int kws_tx_control(struct sock *sk, struct kws_ctx *ctx,
 			  const struct kws_tx_cmsg *tc, int flags)
 {
 	u8 payload[KWS_CONTROL_MAX];
+	u8 reason[KWS_CONTROL_MAX];
 	u8 opcode = tc->opcode;
-	u8 *reason = ctx->tx_buf;
 	u16 code = 0;
 	int len = size;
 	int ret;
@@ -263,7 +431,13 @@ static int kws_tx_control(struct sock *sk, struct kws_ctx *ctx,
 	return size;
 }
 
-int kws_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
+/*
+ * One frame from @msg: data, or a control frame the app asked for with a
+ * cmsg. @splice: the payload is pages TCP may keep references to (splice,
+ * sendfile). Process context, no lock held.
+ */
+static int kws_tx_do_sendmsg(struct sock *sk, struct msghdr *msg,
+			     size_t size, bool splice)
 {
 	struct kws_ctx *ctx = kws_get_ctx(sk);
 	int flags = msg->msg_flags;
@@ -271,11 +445,6 @@ int kws_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	u8 opcode;
 	int ret;
 
-	if (flags & ~(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL | MSG_EOR |
-		      MSG_CMSG_COMPAT))
-		return -EOPNOTSUPP;
-	if ((flags & MSG_EOR) && (flags & MSG_MORE))
-		return -EINVAL;
 	ret = kws_tx_parse_cmsg(msg, &tc);
 	if (ret)
 		return ret;
@@ -291,7 +460,7 @@ int kws_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 
 	/* A frame TCP took part of: this call owes the rest of it. */
 	if (kws_tx_frame_open(ctx)) {
-		ret = kws_tx_push(sk, ctx, msg, flags);
+		ret = kws_tx_push(sk, ctx, msg, flags, splice);
 		goto out_flush;
 	}
 	/* Kernel frames waiting go first, between the app's frames. */
@@ -311,7 +480,7 @@ int kws_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	if (opcode & 0x8)
 		ret = kws_tx_control(sk, ctx, msg, size, &tc, flags);
 	else
-		ret = kws_tx_data(sk, ctx, msg, size, opcode, flags);
+		ret = kws_tx_data(sk, ctx, msg, size, opcode, flags, splice);
 
 out_flush:
 	if (!kws_tx_frame_open(ctx))
@@ -320,6 +489,52 @@ out:
 	release_sock(sk);
 	mutex_unlock(&ctx->tx_lock);
 	return ret;
+}
+
+/*
+ * proto.sendmsg. From 6.5 splice() and sendfile() arrive here too, with
+ * MSG_SPLICE_PAGES and the pipe's pages in an ITER_BVEC. Process context,
+ * no lock held.
+ */
+int kws_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
+{
+	int flags = msg->msg_flags;
+
+	if (flags & ~(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL | MSG_EOR |
+		      MSG_CMSG_COMPAT | KWS_MSG_SPLICE_PAGES))
+		return -EOPNOTSUPP;
+	if ((flags & MSG_EOR) && (flags & MSG_MORE))
+		return -EINVAL;
+	return kws_tx_do_sendmsg(sk, msg, size, flags & KWS_MSG_SPLICE_PAGES);
+}
+
+/*
+ * proto.splice_eof: sendfile() met the end of its file before the count it
+ * was given, after a frame with FIN clear. End the message with an empty
+ * final frame, as a send without MSG_MORE would have. Process context, no
+ * lock held.
+ */
+void kws_tx_splice_eof(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+	struct kws_ctx *ctx = kws_get_ctx(sk);
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+
+	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, NULL, 0, 0);
+	mutex_lock(&ctx->tx_lock);
+	lock_sock(sk);
+	if (ctx->configured && ctx->tx_msg_open && !kws_tx_frame_open(ctx) &&
+	    !ctx->close_sent && !ctx->shut_wr &&
+	    !(sk->sk_shutdown & SEND_SHUTDOWN)) {
+		kws_tx_data(sk, ctx, &msg, 0, ctx->tx_msg_opcode,
+			    MSG_NOSIGNAL, false);
+		if (!kws_tx_frame_open(ctx))
+			kws_ctrl_flush(sk, ctx, MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
+	release_sock(sk);
+	mutex_unlock(&ctx->tx_lock);
+	if (ctx->sk_proto->splice_eof)
+		ctx->sk_proto->splice_eof(sock);
 }
 
 /*
@@ -373,13 +588,37 @@ int kws_tx_sock_shutdown(struct socket *sock, int how)
 }
 
 #ifdef KWS_HAVE_SENDPAGE
-/* sendfile()/splice() would write raw bytes between frames (before 6.5). */
+/*
+ * proto.sendpage (before 6.5): splice() and sendfile() hand over one pipe
+ * buffer (at most a page) per call, so each is a frame; MSG_MORE and
+ * MSG_SENDPAGE_NOTLAST keep the message open. Process context, no lock
+ * held.
+ */
 int kws_tx_sendpage(struct sock *sk, struct page *page, int offset,
 		    size_t size, int flags)
 {
-	return -EOPNOTSUPP;
+	struct bio_vec bvec = {
+		.bv_page = page,
+		.bv_offset = offset,
+		.bv_len = size,
+	};
+	struct msghdr msg = {};
+
+	if (flags & ~(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL |
+		      MSG_SENDPAGE_NOTLAST | MSG_SENDPAGE_NOPOLICY))
+		return -EOPNOTSUPP;
+	msg.msg_flags = flags & (MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (flags & (MSG_MORE | MSG_SENDPAGE_NOTLAST))
+		msg.msg_flags |= MSG_MORE;
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bvec, 1, size);
+	return kws_tx_do_sendmsg(sk, &msg, size, true);
 }
 
+/*
+ * proto_ops.sendpage_locked: its callers (sockmap, kcm, espintcp) hold the
+ * socket lock, which nests inside tx_lock; none of them can reach a ws
+ * socket, so it stays refused rather than take tx_lock out of order.
+ */
 int kws_tx_sendpage_locked(struct sock *sk, struct page *page, int offset,
 			   size_t size, int flags)
 {

@@ -2069,33 +2069,6 @@ TEST_F(ws, zerocopy_receive_eopnotsupp)
 	expect_message(_metadata, self->fd, WS_OP_TEXT, "zero", 4);
 }
 
-TEST_F(ws, sendfile_eopnotsupp)
-{
-	char path[] = "/tmp/kws-selftest-XXXXXX";
-	int tfd = mkstemp(path);
-
-	ASSERT_LE(0, tfd);
-	unlink(path);
-	ASSERT_EQ(4, write(tfd, "file", 4));
-	EXPECT_EQ(-1, sendfile(self->fd, tfd, &(off_t){0}, 4));
-	EXPECT_EQ(EOPNOTSUPP, errno);
-	close(tfd);
-	expect_quiet(_metadata, self->peer, QUIET_MS);
-}
-
-TEST_F(ws, splice_from_pipe_eopnotsupp)
-{
-	int p[2];
-
-	ASSERT_EQ(0, pipe(p));
-	ASSERT_EQ(4, write(p[1], "pipe", 4));
-	EXPECT_EQ(-1, splice(p[0], NULL, self->fd, NULL, 4, SPLICE_F_NONBLOCK));
-	EXPECT_EQ(EOPNOTSUPP, errno);
-	close(p[0]);
-	close(p[1]);
-	expect_quiet(_metadata, self->peer, QUIET_MS);
-}
-
 /* SO_RCVLOWAT would make TCP stop waking the parser; SO_PEEK_OFF too. */
 TEST_F(ws, rcvlowat_peek_off_eopnotsupp)
 {

@@ -1,0 +1,602 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kws selftests: sendfile(2) and splice(2) into a "ws" socket
+ * (Documentation/abi.md, "sendfile and splice").
+ *
+ * The ULP side sends a file or a pipe's contents; the plain TCP peer parses
+ * every frame it receives and checks that they make exactly one message of
+ * the documented opcode, whose payload is the file's bytes, each frame
+ * masked by role, and nothing else in between but control frames the kernel
+ * itself sent. Helpers (pairs, frame reader and encoder) are ws_peer.h's.
+ *
+ * Fixture zc: variants by role (the server hands pages to TCP, the client
+ * masks and copies) and address family.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/sendfile.h>
+#include <sys/utsname.h>
+
+#include "kselftest_harness.h"
+
+#include "ws_peer.h"
+
+/* Each frame of a spliced message is one pipe batch: 16 pages at most. */
+#define SPLICE_FRAME_MAX	(16u * 4096)
+#define BIG_FILE		(16u << 20)
+
+/* What the peer read: one message, and what came with it. */
+struct peer_msg {
+	int err;		/* 0, or the RF_* / errno of a bad read */
+	int first_op;		/* opcode of the first data frame */
+	uint8_t *data;		/* the message's payload, concatenated */
+	size_t len;
+	unsigned int frames;	/* data frames */
+	unsigned int empty;	/* zero-length data frames */
+	uint64_t max_frame;	/* largest data frame payload */
+	bool bad_mask;		/* a frame masked (or not) against the role */
+	bool bad_op;		/* CONT first, or TEXT/BINARY inside */
+	unsigned int pongs;	/* pongs between its frames */
+	unsigned int pong_after;/* data frames before the first pong */
+	uint8_t pong[125];
+	size_t pong_len;
+	unsigned int others;	/* any other frame */
+};
+
+/*
+ * Read frames from @peer until a data frame with FIN. Runs in a thread
+ * too (no harness asserts here): the caller checks @m.
+ */
+static void peer_read_message(int peer, int role, struct peer_msg *m,
+			      int timeout_ms)
+{
+	memset(m, 0, sizeof(*m));
+	m->first_op = -1;
+	for (;;) {
+		struct rframe f;
+		int r = peer_read_frame(peer, &f, timeout_ms);
+
+		if (r != RF_OK) {
+			m->err = r == RF_EOF ? EPIPE : errno ? errno : EIO;
+			return;
+		}
+		if (f.masked != (role == WS_ROLE_CLIENT))
+			m->bad_mask = true;
+		if (f.op == WS_OP_PONG) {
+			if (!m->pongs++) {
+				m->pong_after = m->frames;
+				m->pong_len = f.len;
+				memcpy(m->pong, f.data, f.len);
+			}
+			rframe_free(&f);
+			continue;
+		}
+		if (f.op & 0x8) {
+			m->others++;
+			rframe_free(&f);
+			continue;
+		}
+		if (m->first_op < 0)
+			m->first_op = f.op;
+		if ((m->frames == 0) != (f.op != WS_OP_CONT))
+			m->bad_op = true;
+		m->data = realloc(m->data, m->len + f.len + 1);
+		if (!m->data)
+			abort();
+		memcpy(m->data + m->len, f.data, f.len);
+		m->len += f.len;
+		m->frames++;
+		if (!f.len)
+			m->empty++;
+		if (f.len > m->max_frame)
+			m->max_frame = f.len;
+		rframe_free(&f);
+		if (f.fin)
+			return;
+	}
+}
+
+/* Check @m is one message of @op carrying @len bytes of @want. */
+static void expect_peer_msg(struct __test_metadata *_metadata,
+			    const struct peer_msg *m, int op,
+			    const uint8_t *want, size_t len)
+{
+	ASSERT_EQ(0, m->err) {
+		TH_LOG("peer: %s after %zu bytes in %u frames",
+		       strerror(m->err), m->len, m->frames);
+	}
+	EXPECT_FALSE(m->bad_mask);
+	EXPECT_FALSE(m->bad_op);
+	EXPECT_EQ(op, m->first_op);
+	EXPECT_EQ(0, m->others);
+	ASSERT_EQ(len, m->len);
+	EXPECT_EQ(0, memcmp(m->data, want, len)) {
+		TH_LOG("payload differs from what was sent");
+	}
+}
+
+static void peer_msg_free(struct peer_msg *m)
+{
+	free(m->data);
+	m->data = NULL;
+}
+
+/* An unlinked file holding @len pattern bytes; also returned in *@buf. */
+static int pattern_file(size_t len, unsigned int seed, uint8_t **buf)
+{
+	char path[] = "/tmp/kws-zerocopy-XXXXXX";
+	int fd = mkstemp(path);
+	size_t off = 0;
+
+	if (fd < 0)
+		return -1;
+	unlink(path);
+	*buf = malloc(len + 1);
+	if (!*buf)
+		abort();
+	fill_pattern(*buf, len, seed);
+	while (off < len) {
+		ssize_t n = write(fd, *buf + off, len - off);
+
+		if (n <= 0) {
+			close(fd);
+			return -1;
+		}
+		off += n;
+	}
+	return fd;
+}
+
+/* A small receive window on the peer makes the sender block early. */
+static void peer_small_window(int peer)
+{
+	int sz = 64 << 10;
+
+	setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
+/* Before 6.5 splice reaches the socket a page at a time (sendpage). */
+static size_t splice_frame_max(void)
+{
+	struct utsname u;
+	int maj = 0, min = 0;
+
+	if (!uname(&u))
+		sscanf(u.release, "%d.%d", &maj, &min);
+	if (maj < 6 || (maj == 6 && min < 5))
+		return 4096;
+	return SPLICE_FRAME_MAX;
+}
+
+struct peer_job {
+	pthread_t thread;
+	int peer, role;
+	struct peer_msg msg;
+};
+
+static void *peer_job_run(void *arg)
+{
+	struct peer_job *j = arg;
+
+	peer_read_message(j->peer, j->role, &j->msg, IO_TIMEOUT_MS);
+	return NULL;
+}
+
+/* Read one message on @peer in a thread while the test thread sends. */
+static void peer_job_start(struct __test_metadata *_metadata,
+			   struct peer_job *j, int peer, int role)
+{
+	j->peer = peer;
+	j->role = role;
+	ASSERT_EQ(0, pthread_create(&j->thread, NULL, peer_job_run, j));
+}
+
+static void peer_job_wait(struct peer_job *j)
+{
+	pthread_join(j->thread, NULL);
+}
+
+/* ---- zc: by role and address family -------------------------------------- */
+
+FIXTURE(zc) {
+	int fd;		/* the ws socket */
+	int peer;	/* plain TCP */
+};
+
+FIXTURE_VARIANT(zc) {
+	int role;
+	int family;
+};
+
+FIXTURE_VARIANT_ADD(zc, server_v4) {
+	.role = WS_ROLE_SERVER,
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(zc, client_v4) {
+	.role = WS_ROLE_CLIENT,
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(zc, server_v6) {
+	.role = WS_ROLE_SERVER,
+	.family = AF_INET6,
+};
+
+FIXTURE_SETUP(zc)
+{
+	self->fd = self->peer = -1;
+	signal(SIGPIPE, SIG_IGN);
+	ws_pair(_metadata, variant->family, variant->role, 0, 0, &self->fd,
+		&self->peer);
+}
+
+FIXTURE_TEARDOWN(zc)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->peer >= 0)
+		close(self->peer);
+}
+
+/*
+ * One sendfile() of @len bytes is one binary message: the peer gets exactly
+ * the file, in frames no bigger than a pipe batch, FIN on the last.
+ */
+static void sendfile_one(struct __test_metadata *_metadata, int fd,
+			 int peer, int role, size_t len, unsigned int seed)
+{
+	struct peer_job job;
+	off_t off = 0;
+	uint8_t *want;
+	ssize_t n;
+	int tfd;
+
+	tfd = pattern_file(len, seed, &want);
+	ASSERT_LE(0, tfd);
+	peer_job_start(_metadata, &job, peer, role);
+	n = sendfile(fd, tfd, &off, len);
+	peer_job_wait(&job);
+	EXPECT_EQ((ssize_t)len, n) {
+		TH_LOG("sendfile(%zu): %zd (%s)", len, n, strerror(errno));
+	}
+	expect_peer_msg(_metadata, &job.msg, WS_OP_BINARY, want, len);
+	EXPECT_GE(splice_frame_max(), job.msg.max_frame);
+	EXPECT_EQ(0, job.msg.empty);
+	peer_msg_free(&job.msg);
+	free(want);
+	close(tfd);
+}
+
+TEST_F(zc, sendfile_1)
+{
+	sendfile_one(_metadata, self->fd, self->peer, variant->role, 1, 1);
+}
+
+TEST_F(zc, sendfile_page_minus_1)
+{
+	sendfile_one(_metadata, self->fd, self->peer, variant->role, 4095, 2);
+}
+
+TEST_F(zc, sendfile_page)
+{
+	sendfile_one(_metadata, self->fd, self->peer, variant->role, 4096, 3);
+}
+
+TEST_F(zc, sendfile_64k_plus_1)
+{
+	sendfile_one(_metadata, self->fd, self->peer, variant->role, 65537, 4);
+}
+
+TEST_F_TIMEOUT(zc, sendfile_several_mib, 120)
+{
+	sendfile_one(_metadata, self->fd, self->peer, variant->role,
+		     (5u << 20) + 123, 5);
+}
+
+/* Frames and message counters follow what went out. */
+TEST_F(zc, sendfile_stats)
+{
+	struct ws_stats before = get_stats(_metadata, self->fd), after;
+
+	sendfile_one(_metadata, self->fd, self->peer, variant->role, 200000, 6);
+	after = get_stats(_metadata, self->fd);
+	EXPECT_EQ(1, after.tx_messages - before.tx_messages);
+	EXPECT_EQ(200000, after.tx_bytes - before.tx_bytes);
+	EXPECT_LE(200000 / splice_frame_max(),
+		  after.tx_frames - before.tx_frames);
+}
+
+/* An empty file sends nothing: no frame, no message. */
+TEST_F(zc, sendfile_empty_file)
+{
+	off_t off = 0;
+	uint8_t *want;
+	int tfd = pattern_file(0, 0, &want);
+
+	ASSERT_LE(0, tfd);
+	EXPECT_EQ(0, sendfile(self->fd, tfd, &off, 0));
+	EXPECT_EQ(0, sendfile(self->fd, tfd, &off, 100));
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+	free(want);
+	close(tfd);
+	/* The stream is intact. */
+	ASSERT_EQ(2, send(self->fd, "ok", 2, 0));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		     "ok", 2);
+}
+
+/* WS_TX_OPCODE chooses the opcode of spliced messages too. */
+TEST_F(zc, sendfile_text_opcode)
+{
+	int op = WS_OP_TEXT;
+	struct peer_job job;
+	off_t off = 0;
+	uint8_t want[3000];
+	int tfd;
+	uint8_t *unused;
+
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_WS, WS_TX_OPCODE, &op,
+				sizeof(op)));
+	tfd = pattern_file(0, 0, &unused);
+	ASSERT_LE(0, tfd);
+	free(unused);
+	memset(want, 'a', sizeof(want));
+	ASSERT_EQ((ssize_t)sizeof(want), write(tfd, want, sizeof(want)));
+	peer_job_start(_metadata, &job, self->peer, variant->role);
+	EXPECT_EQ((ssize_t)sizeof(want),
+		  sendfile(self->fd, tfd, &off, sizeof(want)));
+	peer_job_wait(&job);
+	expect_peer_msg(_metadata, &job.msg, WS_OP_TEXT, want, sizeof(want));
+	peer_msg_free(&job.msg);
+	close(tfd);
+}
+
+/*
+ * A count past the end of the file: the message still ends, with an empty
+ * final frame once sendfile() finds the end (proto.splice_eof).
+ */
+TEST_F(zc, sendfile_short_file_ends_message)
+{
+	struct peer_job job;
+	off_t off = 0;
+	uint8_t *want;
+	int tfd = pattern_file(10000, 7, &want);
+
+	ASSERT_LE(0, tfd);
+	peer_job_start(_metadata, &job, self->peer, variant->role);
+	EXPECT_EQ(10000, sendfile(self->fd, tfd, &off, 50000));
+	peer_job_wait(&job);
+	expect_peer_msg(_metadata, &job.msg, WS_OP_BINARY, want, 10000);
+	peer_msg_free(&job.msg);
+	free(want);
+	close(tfd);
+	/* Nothing more, and the next message starts afresh. */
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+	ASSERT_EQ(1, send(self->fd, "n", 1, 0));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		     "n", 1);
+}
+
+/* Two sendfile() calls are two messages. */
+TEST_F(zc, sendfile_twice_two_messages)
+{
+	struct peer_msg m;
+	off_t off = 0;
+	uint8_t *want;
+	int tfd = pattern_file(20000, 8, &want);
+
+	ASSERT_LE(0, tfd);
+	ASSERT_EQ(12000, sendfile(self->fd, tfd, &off, 12000));
+	ASSERT_EQ(8000, sendfile(self->fd, tfd, &off, 8000));
+	peer_read_message(self->peer, variant->role, &m, IO_TIMEOUT_MS);
+	expect_peer_msg(_metadata, &m, WS_OP_BINARY, want, 12000);
+	peer_msg_free(&m);
+	peer_read_message(self->peer, variant->role, &m, IO_TIMEOUT_MS);
+	expect_peer_msg(_metadata, &m, WS_OP_BINARY, want + 12000, 8000);
+	peer_msg_free(&m);
+	free(want);
+	close(tfd);
+}
+
+/* splice() from a pipe: one call, one message. */
+TEST_F(zc, splice_from_pipe)
+{
+	uint8_t want[40000];
+	struct peer_msg m;
+	int p[2];
+
+	fill_pattern(want, sizeof(want), 9);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ((ssize_t)sizeof(want), write(p[1], want, sizeof(want)));
+	EXPECT_EQ((ssize_t)sizeof(want),
+		  splice(p[0], NULL, self->fd, NULL, sizeof(want), 0));
+	peer_read_message(self->peer, variant->role, &m, IO_TIMEOUT_MS);
+	expect_peer_msg(_metadata, &m, WS_OP_BINARY, want, sizeof(want));
+	EXPECT_GE(splice_frame_max(), m.max_frame);
+	peer_msg_free(&m);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A splice() asking for more than the pipe holds ends at what it had. */
+TEST_F(zc, splice_more_than_pipe_holds)
+{
+	uint8_t want[5000];
+	struct peer_msg m;
+	int p[2];
+
+	fill_pattern(want, sizeof(want), 10);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ((ssize_t)sizeof(want), write(p[1], want, sizeof(want)));
+	EXPECT_EQ((ssize_t)sizeof(want),
+		  splice(p[0], NULL, self->fd, NULL, 1 << 20,
+			 SPLICE_F_NONBLOCK));
+	peer_read_message(self->peer, variant->role, &m, IO_TIMEOUT_MS);
+	expect_peer_msg(_metadata, &m, WS_OP_BINARY, want, sizeof(want));
+	peer_msg_free(&m);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* SPLICE_F_MORE keeps the message open: a send() without MSG_MORE ends it. */
+TEST_F(zc, splice_more_then_send)
+{
+	uint8_t want[3003];
+	struct peer_msg m;
+	int p[2];
+
+	fill_pattern(want, 3000, 11);
+	memcpy(want + 3000, "end", 3);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(3000, write(p[1], want, 3000));
+	EXPECT_EQ(3000, splice(p[0], NULL, self->fd, NULL, 3000,
+			       SPLICE_F_MORE));
+	/* No FIN yet: the peer sees no complete message. */
+	ASSERT_EQ(3, send(self->fd, "end", 3, 0));
+	peer_read_message(self->peer, variant->role, &m, IO_TIMEOUT_MS);
+	expect_peer_msg(_metadata, &m, WS_OP_BINARY, want, sizeof(want));
+	EXPECT_LE(2, m.frames);
+	peer_msg_free(&m);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* After our close, sendfile and splice fail with EPIPE and send nothing. */
+TEST_F(zc, sendfile_after_close_epipe)
+{
+	off_t off = 0;
+	uint8_t *want;
+	int tfd = pattern_file(100, 12, &want);
+	int p[2];
+
+	ASSERT_LE(0, tfd);
+	ASSERT_EQ(0, ws_send_close(self->fd, WS_CLOSE_NORMAL, NULL, 0, 0));
+	expect_close_frame(_metadata, self->peer, variant->role,
+			   WS_CLOSE_NORMAL, NULL, 0);
+	EXPECT_EQ(-1, sendfile(self->fd, tfd, &off, 100));
+	EXPECT_EQ(EPIPE, errno);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(4, write(p[1], "pipe", 4));
+	EXPECT_EQ(-1, splice(p[0], NULL, self->fd, NULL, 4, 0));
+	EXPECT_EQ(EPIPE, errno);
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+	close(p[0]);
+	close(p[1]);
+	free(want);
+	close(tfd);
+}
+
+/*
+ * A ping that arrives while a sendfile() waits for the peer is answered
+ * between two of its frames, not after the whole message, and never inside
+ * a frame (the peer's parse would fail).
+ */
+TEST_F_TIMEOUT(zc, pong_between_sendfile_frames, 120)
+{
+	struct peer_msg m;
+	off_t off = 0;
+	uint8_t *want;
+	pid_t pid;
+	int tfd;
+
+	peer_small_window(self->peer);
+	tfd = pattern_file(BIG_FILE, 13, &want);
+	ASSERT_LE(0, tfd);
+	set_timeouts(self->fd, 60000);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(sendfile(self->fd, tfd, &off, BIG_FILE) == BIG_FILE ?
+		      0 : 1);
+	/* The sender is blocked on the peer's window by now. */
+	usleep(300000);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_PING,
+		  "mid", 3);
+	peer_read_message(self->peer, variant->role, &m, 30000);
+	EXPECT_EQ(0, reap(pid));
+	expect_peer_msg(_metadata, &m, WS_OP_BINARY, want, BIG_FILE);
+	ASSERT_EQ(1, m.pongs);
+	EXPECT_EQ(3, m.pong_len);
+	EXPECT_EQ(0, memcmp(m.pong, "mid", 3));
+	EXPECT_LT(0, m.pong_after);
+	EXPECT_GT(m.frames, m.pong_after) {
+		TH_LOG("the pong waited for the end of the message");
+	}
+	peer_msg_free(&m);
+	free(want);
+	close(tfd);
+}
+
+/*
+ * Non-blocking sendfile() returns what went out; calls that pick up from
+ * the returned offset complete the same message.
+ */
+TEST_F_TIMEOUT(zc, sendfile_nonblocking_partial, 120)
+{
+	unsigned int calls = 0, eagain = 0;
+	bool partial = false;
+	struct peer_job job;
+	off_t off = 0;
+	uint8_t *want;
+	int tfd;
+
+	peer_small_window(self->peer);
+	tfd = pattern_file(BIG_FILE, 14, &want);
+	ASSERT_LE(0, tfd);
+	ASSERT_EQ(0, fcntl(self->fd, F_SETFL,
+			   fcntl(self->fd, F_GETFL) | O_NONBLOCK));
+	peer_job_start(_metadata, &job, self->peer, variant->role);
+	while (off < BIG_FILE && calls < 1000000) {
+		size_t left = BIG_FILE - off;
+		ssize_t n = sendfile(self->fd, tfd, &off, left);
+
+		calls++;
+		if (n < 0) {
+			struct pollfd pfd = { .fd = self->fd,
+					      .events = POLLOUT };
+
+			ASSERT_EQ(EAGAIN, errno);
+			eagain++;
+			poll(&pfd, 1, 1000);
+			continue;
+		}
+		ASSERT_LT(0, n);
+		if ((size_t)n < left)
+			partial = true;
+	}
+	peer_job_wait(&job);
+	EXPECT_EQ(BIG_FILE, off);
+	EXPECT_TRUE(partial || eagain) {
+		TH_LOG("%u calls, none short: the test did not exercise it",
+		       calls);
+	}
+	expect_peer_msg(_metadata, &job.msg, WS_OP_BINARY, want, BIG_FILE);
+	peer_msg_free(&job.msg);
+	free(want);
+	close(tfd);
+}
+
+/* Data sent with send() after a sendfile() is its own message. */
+TEST_F(zc, send_after_sendfile)
+{
+	struct peer_msg m;
+	off_t off = 0;
+	uint8_t *want;
+	int tfd = pattern_file(9000, 15, &want);
+
+	ASSERT_LE(0, tfd);
+	ASSERT_EQ(9000, sendfile(self->fd, tfd, &off, 9000));
+	ASSERT_EQ(5, send(self->fd, "after", 5, 0));
+	peer_read_message(self->peer, variant->role, &m, IO_TIMEOUT_MS);
+	expect_peer_msg(_metadata, &m, WS_OP_BINARY, want, 9000);
+	peer_msg_free(&m);
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		     "after", 5);
+	free(want);
+	close(tfd);
+}
+
+TEST_HARNESS_MAIN
