@@ -500,8 +500,9 @@ int kws_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 {
 	int flags = msg->msg_flags;
 
+	/* MSG_WAITALL: ignored, as TCP does (io_uring sets it to resend). */
 	if (flags & ~(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL | MSG_EOR |
-		      MSG_CMSG_COMPAT | KWS_MSG_SPLICE_PAGES))
+		      MSG_WAITALL | MSG_CMSG_COMPAT | KWS_MSG_SPLICE_PAGES))
 		return -EOPNOTSUPP;
 	if ((flags & MSG_EOR) && (flags & MSG_MORE))
 		return -EINVAL;
