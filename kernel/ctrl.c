@@ -50,6 +50,21 @@ void kws_ctrl_queue_close(struct kws_ctx *ctx, u16 code, const u8 *reason,
 }
 
 /*
+ * Send the close echo that waited for the application (rx.c): when it has
+ * read up to the peer's close, or gives up on reading (close(2), shutdown).
+ * Our close carries the peer's code. Socket lock held (either form).
+ */
+void kws_ctrl_echo_close(struct kws_ctx *ctx)
+{
+	if (!ctx->close_echo_wait)
+		return;
+	ctx->close_echo_wait = 0;
+	kws_ctrl_queue_close(ctx, ctx->close_rcvd == WS_CLOSE_NO_STATUS ?
+			     0 : ctx->close_rcvd, NULL, 0);
+	kws_ctrl_kick(ctx);
+}
+
+/*
  * RFC 6455 7.1.1: the server closes TCP first, once both closes passed; a
  * client once the server did; anyone after failing the connection.
  */

@@ -125,6 +125,7 @@ struct kws_ctx {
 	u16			close_sent;	/* code sent (1005: empty) */
 	u16			close_rcvd;	/* code received (1005: empty) */
 	u8			close_queued;	/* close_code waits to be sent */
+	u8			close_echo_wait; /* echo after the app reads */
 	u8			close_built;	/* our close is in ctl_frame/sent */
 	u8			close_flushed;	/* our close is all on the wire */
 	u8			shut_wr;	/* TCP send side shut by us */
@@ -237,6 +238,7 @@ int kws_tx_sendpage_locked(struct sock *sk, struct page *page, int offset,
 bool kws_ctrl_queue_pong(struct kws_ctx *ctx, const u8 *payload, u8 len);
 void kws_ctrl_queue_close(struct kws_ctx *ctx, u16 code, const u8 *reason,
 			  u8 reason_len);
+void kws_ctrl_echo_close(struct kws_ctx *ctx);
 int kws_ctrl_flush(struct sock *sk, struct kws_ctx *ctx, int flags);
 void kws_ctrl_kick(struct kws_ctx *ctx);
 void kws_ctrl_work(struct work_struct *work);

@@ -380,6 +380,8 @@ static void kws_close(struct sock *sk, long timeout)
 	mutex_lock(&ctx->tx_lock);
 	lock_sock(sk);
 	if (ctx->configured) {
+		/* The peer's close, unread: the echo it waited for. */
+		kws_ctrl_echo_close(ctx);
 		/* RFC 6455 7.4.1: 1001 "going away", if it fits right now. */
 		if (!ctx->close_sent && !ctx->rx_failed)
 			kws_ctrl_queue_close(ctx, WS_CLOSE_GOING_AWAY, NULL, 0);

@@ -169,13 +169,20 @@ static void kws_rx_control(struct kws_rx_desc *rd, const struct kws_event *ev)
 		 * 5.5.1: "If an endpoint receives a Close frame and did not
 		 * previously send a Close frame, the endpoint MUST send a
 		 * Close frame in response" -- with the same code, or empty.
+		 * "It SHOULD do so as soon as practical" and "MAY delay
+		 * sending a Close frame until its current message is sent":
+		 * the echo waits until the application has read what came
+		 * before the close, so it can still answer those messages
+		 * (Autobahn 7.1.1). With nothing queued it goes now.
 		 */
 		ctx->close_rcvd = ev->code;
-		if (!ctx->close_sent)
-			kws_ctrl_queue_close(ctx, ev->code == WS_CLOSE_NO_STATUS ?
-					     0 : ev->code, NULL, 0);
 		kws_rx_set_close(ctx, ev->code, 0, payload + 2,
 				 ev->len >= 2 ? ev->len - 2 : 0);
+		if (!ctx->close_sent) {
+			ctx->close_echo_wait = 1;
+			if (skb_queue_empty(&ctx->rx_queue))
+				kws_ctrl_echo_close(ctx);
+		}
 		kws_set_state(ctx);
 		rd->kick = true;
 		rd->queued = true;
@@ -570,6 +577,9 @@ static int kws_rx_deliver_close(struct kws_ctx *ctx, struct msghdr *msg,
 
 	if (ctx->rx_done)
 		return 0;
+	/* The application caught up with the peer's close: echo it now. */
+	if (!(flags & MSG_PEEK))
+		kws_ctrl_echo_close(ctx);
 	if (put_cmsg(msg, SOL_WS, WS_CMSG_OPCODE, sizeof(opcode), &opcode) ||
 	    put_cmsg(msg, SOL_WS, WS_CMSG_CLOSE, sizeof(wc), &wc))
 		return -EFAULT;

@@ -467,7 +467,8 @@ static int kws_tx_do_sendmsg(struct sock *sk, struct msghdr *msg,
 	ret = kws_ctrl_flush(sk, ctx, flags & (MSG_DONTWAIT | MSG_NOSIGNAL));
 	if (ret < 0 && ctx->ctl_len)
 		goto out;
-	if (ctx->close_sent || ctx->close_rcvd || ctx->rx_failed ||
+	/* The peer's close alone does not stop us before our echo (5.5.1). */
+	if (ctx->close_sent || ctx->rx_failed ||
 	    ctx->rx_abnormal || ctx->shut_wr ||
 	    (sk->sk_shutdown & SEND_SHUTDOWN)) {
 		ret = sk_stream_error(sk, flags, -EPIPE);
@@ -567,9 +568,12 @@ int kws_tx_sock_shutdown(struct socket *sock, int how)
 	if (!mutex_trylock(&ctx->tx_lock))
 		return ctx->sk_ops->shutdown(sock, how);
 	lock_sock(sk);
-	if (ctx->configured && !kws_tx_frame_open(ctx) && !ctx->rx_eof &&
+	if (ctx->configured && !kws_tx_frame_open(ctx) &&
+	    (!ctx->rx_eof || ctx->close_echo_wait) &&
 	    !ctx->close_sent && !ctx->shut_wr &&
 	    !(sk->sk_shutdown & SEND_SHUTDOWN)) {
+		/* The echo of the peer's close if it waits, else 1000. */
+		kws_ctrl_echo_close(ctx);
 		kws_ctrl_queue_close(ctx, WS_CLOSE_NORMAL, NULL, 0);
 		/* Interrupted or timed out: tx_work sends it later. */
 		if (kws_ctrl_flush(sk, ctx, MSG_NOSIGNAL))

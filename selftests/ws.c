@@ -1783,17 +1783,125 @@ TEST_F(ws, recv_close_empty)
 	expect_app_close(_metadata, self->fd, WS_CLOSE_NO_STATUS, 0, "", 0);
 }
 
-/* Autobahn 7.1.1: a message, then the close: both reach the application. */
-TEST_F(ws, recv_message_then_close)
+/*
+ * Autobahn 7.1.1 against an echo server: a message and the close in one
+ * segment. The close echo waits until the application reads up to the
+ * close, so it can still answer the message (RFC 6455 5.5.1: it may send
+ * until it sends its own close).
+ */
+TEST_F(ws, close_echo_after_app_answers)
+{
+	struct wbuf wb = {};
+	struct ws_state st;
+
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_TEXT, "last", 4);
+	wb_close(&wb, peer_masks(variant->role), 1000, "", 0);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "last", 4);
+	/* The close is parsed, not read: no echo yet. */
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+	st = get_state(_metadata, self->fd);
+	EXPECT_EQ(WS_STATE_CLOSING, st.state);
+	EXPECT_EQ(1000, st.close_rcvd);
+	EXPECT_EQ(0, st.close_sent);
+	ASSERT_EQ(4, ws_send(self->fd, "last", 4, 0, WS_OP_TEXT));
+	expect_frame(_metadata, self->peer, variant->role, true, WS_OP_TEXT,
+		     "last", 4);
+	expect_app_close(_metadata, self->fd, 1000, 0, "", 0);
+	expect_close_frame(_metadata, self->peer, variant->role, 1000, NULL, 0);
+	expect_tcp_end(_metadata, self->peer, variant->role);
+	st = get_state(_metadata, self->fd);
+	EXPECT_EQ(WS_STATE_CLOSED, st.state);
+	EXPECT_EQ(1000, st.close_sent);
+	EXPECT_EQ(-1, send(self->fd, "x", 1, MSG_NOSIGNAL));
+	EXPECT_EQ(EPIPE, errno);
+	wb_free(&wb);
+}
+
+/* The other order: the application reads the close first, echoed then. */
+TEST_F(ws, close_echo_when_app_reads_close)
 {
 	struct wbuf wb = {};
 
 	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_TEXT, "last", 4);
 	wb_close(&wb, peer_masks(variant->role), 1000, "", 0);
 	wb_send(_metadata, self->peer, &wb, 0, 0);
-	expect_close_frame(_metadata, self->peer, variant->role, 1000, NULL, 0);
 	expect_message(_metadata, self->fd, WS_OP_TEXT, "last", 4);
 	expect_app_close(_metadata, self->fd, 1000, 0, "", 0);
+	expect_close_frame(_metadata, self->peer, variant->role, 1000, NULL, 0);
+	/* Our close is out: nothing more may follow it. */
+	EXPECT_EQ(-1, send(self->fd, "late", 4, MSG_NOSIGNAL));
+	EXPECT_EQ(EPIPE, errno);
+	expect_tcp_end(_metadata, self->peer, variant->role);
+}
+
+/* read() reaching the close (EOF) releases the echo too. */
+TEST_F(ws, close_echo_when_read_returns_eof)
+{
+	struct wbuf wb = {};
+	uint8_t buf[16];
+
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_BINARY, "m", 1);
+	wb_close(&wb, peer_masks(variant->role), 4001, "", 0);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	EXPECT_EQ(1, read(self->fd, buf, sizeof(buf)));
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+	EXPECT_EQ(0, read(self->fd, buf, sizeof(buf)));
+	expect_close_frame(_metadata, self->peer, variant->role, 4001, NULL, 0);
+	wb_free(&wb);
+}
+
+/* An application that never reads the close: close(2) sends the echo. */
+TEST_F(ws, close_echo_at_close_unread)
+{
+	struct wbuf wb = {};
+
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_TEXT, "unread", 6);
+	wb_close(&wb, peer_masks(variant->role), 3000, "", 0);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+	close(self->fd);
+	self->fd = -1;
+	/* The echo of 3000, not a 1001 of our own. */
+	expect_close_frame(_metadata, self->peer, variant->role, 3000, NULL, 0);
+	expect_eof(_metadata, self->peer);
+	wb_free(&wb);
+}
+
+/* ... and shutdown() sends it, the messages stay readable. */
+TEST_F(ws, close_echo_at_shutdown_unread)
+{
+	struct wbuf wb = {};
+
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_TEXT, "unread", 6);
+	wb_close(&wb, peer_masks(variant->role), 3000, "", 0);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+	ASSERT_EQ(0, shutdown(self->fd, SHUT_WR));
+	expect_close_frame(_metadata, self->peer, variant->role, 3000, NULL, 0);
+	expect_tcp_end(_metadata, self->peer, variant->role);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "unread", 6);
+	expect_app_close(_metadata, self->fd, 3000, 0, "", 0);
+	EXPECT_EQ(WS_STATE_CLOSED, get_state(_metadata, self->fd).state);
+	wb_free(&wb);
+}
+
+/* MSG_PEEK of the close does not release the echo; reading it does. */
+TEST_F(ws, close_echo_not_on_peek)
+{
+	struct wbuf wb = {};
+	uint8_t buf[16];
+	struct rx rx;
+
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_TEXT, "m", 1);
+	wb_close(&wb, peer_masks(variant->role), 1000, "", 0);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "m", 1);
+	EXPECT_EQ(0, ws_recv(self->fd, buf, sizeof(buf), MSG_PEEK, &rx));
+	EXPECT_TRUE(rx.has_close);
+	expect_quiet(_metadata, self->peer, QUIET_MS);
+	expect_app_close(_metadata, self->fd, 1000, 0, "", 0);
+	expect_close_frame(_metadata, self->peer, variant->role, 1000, NULL, 0);
 	wb_free(&wb);
 }
 
@@ -4098,10 +4206,17 @@ TEST_F(ws_err, close_inside_fragmented)
 	bool masks = peer_masks(variant->role);
 	struct wbuf wb = {};
 
+	uint8_t buf[16];
+	struct rx rx;
+
 	wb_frame(&wb, masks, false, WS_OP_TEXT, "fragment1", 9);
 	wb_close(&wb, masks, 1000, "", 0);
 	wb_frame(&wb, masks, true, WS_OP_CONT, "fragment2", 9);
 	wb_send(_metadata, self->peer, &wb, 0, 0);
+	/* The open message's part, without MSG_EOR, then the close. */
+	EXPECT_EQ(9, ws_recv(self->fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_FALSE(rx.flags & MSG_EOR);
+	expect_app_close(_metadata, self->fd, 1000, 0, "", 0);
 	expect_close_frame(_metadata, self->peer, variant->role, 1000, NULL, 0);
 	wb_free(&wb);
 }
