@@ -57,6 +57,21 @@
 #endif /* LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0) */
 
 /*
+ * 6.5, "net: ioctl: Use kernel memory on protocol ioctl callbacks":
+ * proto.ioctl fills a kernel int that the core copies out, instead of
+ * writing to the user's pointer itself. KWS_IOCTL_ARGS spells the
+ * parameter list (the argument is named karg); kws_ioctl_answer() hands
+ * back an int answer.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define KWS_IOCTL_ARGS		struct sock *sk, int cmd, int *karg
+#define kws_ioctl_answer(karg, val)	({ *(karg) = (val); 0; })
+#else
+#define KWS_IOCTL_ARGS		struct sock *sk, int cmd, unsigned long karg
+#define kws_ioctl_answer(karg, val)	put_user(val, (int __user *)(karg))
+#endif /* LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0) */
+
+/*
  * 6.5, "sock: Remove ->sendpage*() in favour of sendmsg(MSG_SPLICE_PAGES)":
  * from it, splice() and sendfile() into the socket reach proto.sendmsg with
  * MSG_SPLICE_PAGES and pages in an ITER_BVEC, and TCP takes pages the same

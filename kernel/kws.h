@@ -209,6 +209,7 @@ void kws_rx_work(struct work_struct *work);
 void kws_rx_purge(struct sock *sk, struct kws_ctx *ctx);
 void kws_rx_fail(struct sock *sk, struct kws_ctx *ctx, u16 code);
 bool kws_rx_readable(const struct sock *sk, const struct kws_ctx *ctx);
+int kws_rx_inq(const struct kws_ctx *ctx);
 int kws_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		   int flags, int *addr_len);
 bool kws_rx_sock_is_readable(struct sock *sk);

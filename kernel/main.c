@@ -7,10 +7,12 @@
  * inet_diag info and module init/exit. Receive is in rx.c, send in tx.c,
  * the frames the kernel sends itself in ctrl.c.
  */
+#include <asm/ioctls.h>
 #include <linux/module.h>
 #include <linux/net.h>
 #include <linux/netdevice.h>
 #include <linux/slab.h>
+#include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <net/genetlink.h>
 #include <net/inet_common.h>
@@ -349,11 +351,21 @@ static int kws_set_rcvlowat(struct sock *sk, int val)
 	return -EOPNOTSUPP;
 }
 
-/* mmap() serves TCP_ZEROCOPY_RECEIVE: raw, framed, masked bytes. */
-static int kws_mmap(struct file *file, struct socket *sock,
-		    struct vm_area_struct *vma)
+/*
+ * SIOCINQ (FIONREAD) counts message bytes (kws_rx_inq()) once WS_CONFIG
+ * started parsing; everything else, and SIOCINQ before, is TCP's.
+ */
+static int kws_ioctl(KWS_IOCTL_ARGS)
 {
-	return -EOPNOTSUPP;
+	struct kws_ctx *ctx = kws_get_ctx(sk);
+	int answ;
+
+	if (cmd != SIOCINQ || !READ_ONCE(ctx->configured))
+		return ctx->sk_proto->ioctl(sk, cmd, karg);
+	lock_sock(sk);
+	answ = kws_rx_inq(ctx);
+	release_sock(sk);
+	return kws_ioctl_answer(karg, answ);
 }
 
 /* connect(AF_UNSPEC) would reset TCP under a live context (as in kTLS). */
@@ -416,6 +428,7 @@ static void kws_build_protos(struct proto *prot, const struct proto *base)
 	prot->disconnect = kws_disconnect;
 	prot->setsockopt = kws_setsockopt;
 	prot->getsockopt = kws_getsockopt;
+	prot->ioctl = kws_ioctl;
 	prot->recvmsg = kws_rx_recvmsg;
 	prot->sendmsg = kws_tx_sendmsg;
 	prot->splice_eof = kws_tx_splice_eof;
@@ -436,7 +449,11 @@ static void kws_build_proto_ops(struct proto_ops *ops,
 	ops->read_sock = kws_rx_read_sock;
 	ops->read_skb = kws_rx_read_skb;
 	ops->sendmsg_locked = NULL;
-	ops->mmap = kws_mmap;
+	/*
+	 * TCP's mmap() serves TCP_ZEROCOPY_RECEIVE (raw, framed, maybe masked
+	 * bytes): refused as by any socket that cannot be mapped (ENODEV).
+	 */
+	ops->mmap = sock_no_mmap;
 	ops->peek_len = NULL;
 	ops->set_peek_off = NULL;
 	ops->set_rcvlowat = kws_set_rcvlowat;

@@ -771,6 +771,36 @@ out:
 	return err;
 }
 
+/*
+ * SIOCINQ/FIONREAD: the payload bytes of the message at the head of the
+ * queue that arrived and are not read yet, as far as one recvmsg() could
+ * return them (a data message up to a ping/pong record between its
+ * fragments; a ping/pong record; the close's reason once nothing precedes
+ * it). Bytes still in TCP, not parsed, are not counted. Socket lock held.
+ */
+int kws_rx_inq(const struct kws_ctx *ctx)
+{
+	const struct sk_buff *skb = skb_peek(&ctx->rx_queue);
+	u64 n = 0;
+
+	if (!skb)
+		return ctx->rx_eof && !ctx->rx_done ?
+		       ctx->rx_close_len - ctx->rx_close_off : 0;
+	if (KWS_RX_CB(skb)->opcode & 0x8)
+		return KWS_RX_CB(skb)->len;
+	for (; skb; skb = skb_peek_next((struct sk_buff *)skb,
+					&ctx->rx_queue)) {
+		const struct kws_rx_cb *cb = KWS_RX_CB(skb);
+
+		if (cb->opcode & 0x8)
+			break;
+		n += cb->len;
+		if (cb->eom)
+			break;
+	}
+	return min_t(u64, n, INT_MAX);
+}
+
 /* ---- readiness and the read paths that cannot carry framing ---------- */
 
 bool kws_rx_sock_is_readable(struct sock *sk)

@@ -38,6 +38,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -45,6 +46,7 @@
 #include <sys/wait.h>
 
 #include <linux/genetlink.h>
+#include <linux/sockios.h>
 #include <linux/kws.h>
 #include <linux/netlink.h>
 
@@ -2159,11 +2161,8 @@ TEST_F(ws, zerocopy_receive_eopnotsupp)
 	usleep(100000);
 	map = mmap(NULL, map_len, PROT_READ, MAP_SHARED, self->fd, 0);
 	EXPECT_EQ(MAP_FAILED, map);
-	/* sock_no_mmap()'s ENODEV is what mmap(2) documents; abi.md says
-	 * EOPNOTSUPP: either refuses.
-	 */
-	if (errno != ENODEV)
-		EXPECT_EQ(EOPNOTSUPP, errno);
+	/* abi.md: as any socket that cannot be mapped (mmap(2)). */
+	EXPECT_EQ(ENODEV, errno);
 	zc.address = map == MAP_FAILED ? 0 : (uintptr_t)map;
 	zc.length = map == MAP_FAILED ? 0 : map_len;
 	zc.copybuf_address = (uintptr_t)copy;
@@ -2175,6 +2174,76 @@ TEST_F(ws, zerocopy_receive_eopnotsupp)
 		munmap(map, map_len);
 	/* Whatever happened, the message is intact. */
 	expect_message(_metadata, self->fd, WS_OP_TEXT, "zero", 4);
+}
+
+static int inq(struct __test_metadata *_metadata, int fd)
+{
+	int n = -1;
+
+	EXPECT_EQ(0, ioctl(fd, FIONREAD, &n)) {
+		TH_LOG("FIONREAD: %s", strerror(errno));
+	}
+	return n;
+}
+
+/*
+ * SIOCINQ/FIONREAD count the payload of the message at the head of the
+ * queue, what one recvmsg() with room enough returns, not TCP's bytes.
+ */
+TEST_F(ws, siocinq_head_message)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+	uint8_t big[300], buf[512];
+	struct rx rx;
+	int n = -1;
+
+	fill_pattern(big, sizeof(big), 3);
+	EXPECT_EQ(0, inq(_metadata, self->fd));
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "hello", 5);
+	wb_frame(&wb, masks, true, WS_OP_BINARY, big, sizeof(big));
+	wb_frame(&wb, masks, true, WS_OP_TEXT, "", 0);
+	wb_close(&wb, masks, 1000, "bye", 3);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	usleep(100000);
+	EXPECT_EQ(5, inq(_metadata, self->fd));
+	EXPECT_EQ(0, ioctl(self->fd, SIOCINQ, &n));
+	EXPECT_EQ(5, n);
+	EXPECT_EQ(2, recv(self->fd, buf, 2, 0));
+	EXPECT_EQ(3, inq(_metadata, self->fd));
+	EXPECT_EQ(3, recv(self->fd, buf, sizeof(buf), 0));
+	EXPECT_EQ(300, inq(_metadata, self->fd));
+	expect_message(_metadata, self->fd, WS_OP_BINARY, big, sizeof(big));
+	EXPECT_EQ(0, inq(_metadata, self->fd));
+	EXPECT_EQ(0, ws_recv(self->fd, buf, sizeof(buf), 0, &rx));
+	EXPECT_TRUE(rx.flags & MSG_EOR);
+	/* The close's reason. */
+	EXPECT_EQ(3, inq(_metadata, self->fd));
+	expect_app_close(_metadata, self->fd, 1000, 0, "bye", 3);
+	EXPECT_EQ(0, inq(_metadata, self->fd));
+	wb_free(&wb);
+}
+
+/* A message still arriving: the bytes received so far, no frame bytes. */
+TEST_F(ws, siocinq_partial_message)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf first = {}, last = {};
+
+	wb_frame(&first, masks, false, WS_OP_TEXT, "abcdefghij", 10);
+	wb_frame(&last, masks, true, WS_OP_CONT, "xyz", 3);
+	/* The first fragment and a header byte of the last: no payload. */
+	ASSERT_EQ(0, send_chunks(self->peer, first.p, first.len, 0, 0));
+	ASSERT_EQ(0, send_chunks(self->peer, last.p, 1, 0, 0));
+	usleep(100000);
+	EXPECT_EQ(10, inq(_metadata, self->fd));
+	ASSERT_EQ(0, send_chunks(self->peer, last.p + 1, last.len - 1, 0, 0));
+	usleep(100000);
+	EXPECT_EQ(13, inq(_metadata, self->fd));
+	expect_message(_metadata, self->fd, WS_OP_TEXT, "abcdefghijxyz", 13);
+	EXPECT_EQ(0, inq(_metadata, self->fd));
+	wb_free(&first);
+	wb_free(&last);
 }
 
 /* SO_RCVLOWAT would make TCP stop waking the parser; SO_PEEK_OFF too. */
