@@ -463,7 +463,12 @@ static void bulk_send(struct conn *c)
 	if (!shm->done)
 		shm->done = 1;
 	close(in);
-	shutdown(fd, SHUT_WR);
+	/*
+	 * kws: SHUT_WR sends close 1000 and waits for the peer's close before
+	 * TCP's FIN (RFC 6455 7.1.1); this client only reads to EOF, so end
+	 * TCP now (SHUT_RDWR still sends the close first).
+	 */
+	shutdown(fd, opt.kind == KWS ? SHUT_RDWR : SHUT_WR);
 }
 
 static int bulk_readable(struct conn *c)
