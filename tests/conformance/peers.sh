@@ -1,17 +1,23 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # Sourced by run-host.sh and selftests/interop/run.sh: start and stop the reference echo
-# servers (python3-websockets, Node ws, libwebsockets), always on 127.0.0.1.
+# servers (python3-websockets, Node ws, libwebsockets), on loopback only.
 #
-#   peer_start KIND LOG    KIND: python | node | lws; sets PEER_PID and PEER_PORT, returns 1
-#                          if the peer is not available or did not come up within 20 s
+#   peer_start KIND LOG [HOST]
+#                          KIND: python | node | lws; HOST: 127.0.0.1 (default) or ::1;
+#                          sets PEER_PID and PEER_PORT, returns 1 if the peer is not
+#                          available or did not come up within 20 s
 #   peer_stop              stops the peer started last (by its pid)
 
 PEERS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-# A free TCP port on 127.0.0.1, for servers that cannot report the one they got.
+# A free TCP port on HOST (default 127.0.0.1), for servers that cannot report the one they got.
 free_port() {
-	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	/usr/bin/python3 -c 'import socket, sys
+a = socket.getaddrinfo(sys.argv[1], 0, type=socket.SOCK_STREAM)[0]
+s = socket.socket(a[0], a[1])
+s.bind(a[4])
+print(s.getsockname()[1])' "${1:-127.0.0.1}"
 }
 
 peer_available() {
@@ -24,18 +30,18 @@ peer_available() {
 }
 
 peer_start() {
-	local kind=$1 log=$2
+	local kind=$1 log=$2 host=${3:-127.0.0.1}
 	PEER_PID='' PEER_PORT=''
 	peer_available "$kind" || return 1
 	: >"$log"	# a stale log would announce an old port
 	case "$kind" in
-	python)	/usr/bin/python3 "$PEERS_DIR/servers/py_echo.py" --port 0 >"$log" 2>&1 & ;;
-	node)	node "$PEERS_DIR/servers/node_echo.js" --port 0 >"$log" 2>&1 & ;;
-	lws)	"$PEERS_DIR/servers/lws_echo" --port "$(free_port)" >"$log" 2>&1 & ;;
+	python)	/usr/bin/python3 "$PEERS_DIR/servers/py_echo.py" --host "$host" --port 0 >"$log" 2>&1 & ;;
+	node)	node "$PEERS_DIR/servers/node_echo.js" --host "$host" --port 0 >"$log" 2>&1 & ;;
+	lws)	"$PEERS_DIR/servers/lws_echo" --host "$host" --port "$(free_port "$host")" >"$log" 2>&1 & ;;
 	esac
 	PEER_PID=$!
 	for _ in $(seq 1 200); do
-		PEER_PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log" 2>/dev/null | head -n 1)
+		PEER_PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$log" 2>/dev/null | head -n 1)
 		[ -n "$PEER_PORT" ] && return 0
 		kill -0 "$PEER_PID" 2>/dev/null || break
 		sleep 0.1

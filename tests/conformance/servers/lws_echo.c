@@ -5,7 +5,8 @@
  * Gathers each message whole (up to 64 MiB) and sends it back as one message, text as text,
  * binary as binary, with UTF-8 validation on (LWS_SERVER_OPTION_VALIDATE_UTF8) so invalid text
  * fails with 1007. While an echo is being written, reading stops (lws_rx_flow_control), so one
- * connection never holds more than one message. Prints "listening on 127.0.0.1:PORT" once ready.
+ * connection never holds more than one message. Prints "listening on HOST:PORT" once ready
+ * (HOST: --host, 127.0.0.1 by default; ::1 for IPv6).
  *
  * Build: cc -O2 -Wall -Wextra -Werror lws_echo.c $(pkg-config --cflags --libs libwebsockets)
  */
@@ -133,6 +134,7 @@ int main(int argc, char **argv)
 {
 	struct lws_context_creation_info info;
 	struct lws_context *ctx;
+	const char *host = "127.0.0.1";
 	int validate_utf8 = 1;
 	int port = 9001;
 	int i;
@@ -140,10 +142,12 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--port") && i + 1 < argc) {
 			port = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
+			host = argv[++i];
 		} else if (!strcmp(argv[i], "--no-utf8-check")) {
 			validate_utf8 = 0;	/* a deliberately broken peer, to test the tester */
 		} else {
-			fprintf(stderr, "usage: %s [--port PORT] [--no-utf8-check]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--host ADDR] [--port PORT] [--no-utf8-check]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -153,17 +157,18 @@ int main(int argc, char **argv)
 
 	memset(&info, 0, sizeof(info));
 	info.port = port;
-	info.iface = "127.0.0.1";
+	info.iface = host;
 	info.protocols = protocols;
-	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	/* An IPv4 address binds an IPv4 socket only when lws's IPv6 support is off. */
+	info.options = strchr(host, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
 	if (validate_utf8)
 		info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8;
 	ctx = lws_create_context(&info);
 	if (!ctx) {
-		fprintf(stderr, "lws_echo: cannot listen on 127.0.0.1:%d\n", port);
+		fprintf(stderr, "lws_echo: cannot listen on %s:%d\n", host, port);
 		return 1;
 	}
-	printf("listening on 127.0.0.1:%d\n", port);
+	printf("listening on %s:%d\n", host, port);
 	fflush(stdout);
 	while (!stop && lws_service(ctx, 0) >= 0)
 		;
