@@ -112,7 +112,7 @@ tap() {	# tap OK|FAIL NAME [WHY]
 # this shell (lastpipe), not process substitution: the VM has no /dev/fd.
 shopt -s lastpipe
 tap_from() {	# tap_from NAME TIMEOUT CMD...
-	local name=$1 limit=$2 line rc before=$failed
+	local name=$1 limit=$2 line rc before=$failed began=$SECONDS
 	shift 2
 	timeout -k 5 "$limit" "$@" 2>&1 | while IFS= read -r line; do
 		case "$line" in
@@ -125,6 +125,7 @@ tap_from() {	# tap_from NAME TIMEOUT CMD...
 	if [ "$rc" != 0 ] && [ "$failed" = "$before" ]; then
 		tap FAIL "$name" "exit status $rc"
 	fi
+	echo "# $name: $((SECONDS - began)) s"
 }
 
 family_host() {	# 4 -> 127.0.0.1, 6 -> ::1
@@ -241,7 +242,7 @@ PY
 				tap FAIL "$name.start" "$(tail -n 3 "$tmp/$kind.log" | tr '\n' ' ')"
 				continue
 			fi
-			url="ws://$urlhost:$PEER_PORT/"
+			url="ws://$urlhost:$PEER_PORT/" began=$SECONDS
 			# shellcheck disable=SC2086 # the command is a word list on purpose
 			if timeout -k 5 120 $KWS_CLIENT_CMD "$url" <"$tmp/text.in" >"$tmp/text.out" 2>"$tmp/err"; then
 				if cmp -s "$tmp/text.in" "$tmp/text.out"; then
@@ -264,6 +265,7 @@ PY
 				tap FAIL "$name.binary_echo" "exit $?: $(tail -n 2 "$tmp/err" | tr '\n' ' ')"
 			fi
 			peer_stop
+			echo "# $name: $((SECONDS - began)) s"
 		done
 	done
 fi
