@@ -18,32 +18,41 @@
 #include "kws.h"
 
 /*
- * Queue the pong for a ping; returns false when none is due (our close is
- * out). One pong is held at a time: the receive path pauses until it is
- * with TCP (kws_rx_pause_for_pong()), except while the application's data
- * frame is half sent, when a newer ping replaces the pong (RFC 6455 5.5.3
- * allows answering only the latest). Socket lock held.
+ * Queue the pong for a ping whose payload is in @payload, a private skb
+ * rx.c may also queue as a record (a reference is taken, nothing is ever
+ * written to it). Returns false when no pong is due (our close is out).
+ * One pong is held at a time: the receive path pauses until it is with
+ * TCP (rx_pong_wait), except while the application's data frame is half
+ * sent, when a newer ping replaces the pong (RFC 6455 5.5.3 allows
+ * answering only the latest). Socket lock held.
  */
-bool kws_ctrl_queue_pong(struct kws_ctx *ctx, const u8 *payload, u8 len)
+bool kws_ctrl_queue_pong(struct kws_ctx *ctx, struct sk_buff *payload)
 {
 	if (ctx->close_built)
 		return false;
-	memcpy(ctx->pong, payload, len);
-	ctx->pong_len = len;
+	consume_skb(ctx->pong_skb);
+	ctx->pong_skb = skb_get(payload);
 	ctx->pong_queued = 1;
 	return true;
 }
 
-/* Queue our close; @code 0 sends an empty one. Socket lock held. */
-void kws_ctrl_queue_close(struct kws_ctx *ctx, u16 code, const u8 *reason,
-			  u8 reason_len)
+/* Forget the pending pong (our close is out, or the socket closes). */
+void kws_ctrl_purge(struct kws_ctx *ctx)
+{
+	ctx->pong_queued = 0;
+	consume_skb(ctx->pong_skb);
+	ctx->pong_skb = NULL;
+}
+
+/*
+ * Queue our close; @code 0 sends an empty one. The kernel's closes carry no
+ * reason (an application's close is built by tx.c). Socket lock held.
+ */
+void kws_ctrl_queue_close(struct kws_ctx *ctx, u16 code)
 {
 	if (ctx->close_sent)
 		return;
 	ctx->close_code = code;
-	ctx->close_len = min_t(u8, reason_len, sizeof(ctx->close_reason));
-	if (ctx->close_len)
-		memcpy(ctx->close_reason, reason, ctx->close_len);
 	ctx->close_queued = 1;
 	ctx->close_sent = code ? code : WS_CLOSE_NO_STATUS;
 	kws_set_state(ctx);
@@ -60,7 +69,7 @@ void kws_ctrl_echo_close(struct kws_ctx *ctx)
 		return;
 	ctx->close_echo_wait = 0;
 	kws_ctrl_queue_close(ctx, ctx->close_rcvd == WS_CLOSE_NO_STATUS ?
-			     0 : ctx->close_rcvd, NULL, 0);
+			     0 : ctx->close_rcvd);
 	kws_ctrl_kick(ctx);
 }
 
@@ -203,14 +212,18 @@ again:
 			continue;
 		}
 		if (ctx->close_built) {
-			ctx->pong_queued = 0;
+			kws_ctrl_purge(ctx);
 			ctx->ping_queued = 0;
 			break;
 		}
 		if (ctx->pong_queued) {
+			struct sk_buff *pong = ctx->pong_skb;
+
 			ctx->pong_queued = 0;
-			kws_ctrl_build(ctx, WS_OP_PONG, ctx->pong,
-				       ctx->pong_len, true);
+			ctx->pong_skb = NULL;
+			kws_ctrl_build(ctx, WS_OP_PONG, pong->data, pong->len,
+				       true);
+			consume_skb(pong);
 			continue;
 		}
 		if (ctx->ping_queued) {
@@ -226,8 +239,7 @@ again:
 
 			ctx->close_queued = 0;
 			len = kws_close_build(payload, ctx->close_code,
-					      ctx->close_reason,
-					      ctx->close_len);
+					      NULL, 0);
 			if (WARN_ON_ONCE(len < 0))
 				len = 0;
 			ctx->close_built = 1;

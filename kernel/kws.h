@@ -32,8 +32,8 @@
 #define KWS_RX_RECORD_COST	((u32)sizeof(struct sk_buff))
 /* Data chunks up to this size are copied, not cloned (rx.c). */
 #define KWS_RX_COPY_MAX		128
-/* Unmasking bounce buffer for recvmsg. */
-#define KWS_RX_BOUNCE		512
+/* Unmasking bounce buffer for recvmsg(), on its stack. */
+#define KWS_RX_BOUNCE		256
 /* Largest control frame on the wire: header plus 125 bytes of payload. */
 #define KWS_CTL_FRAME_MAX	(KWS_FRAME_HDR_MAX + KWS_CONTROL_MAX)
 
@@ -112,12 +112,15 @@ struct kws_ctx {
 	u8			rx_done;	/* the app consumed it: EOF */
 	u16			rx_failed;	/* close code we failed with */
 	u8			rx_abnormal;	/* TCP ended without a close */
-	/* The close delivered last, after every queued record. */
+	/*
+	 * The close delivered last, after every queued record; the peer's
+	 * reason, if any, in rx_close_reason->data (a small private skb).
+	 */
 	u16			rx_close_code;
 	u16			rx_close_flags;	/* WS_CLOSE_LOCAL/ABNORMAL */
 	u8			rx_close_len;	/* reason bytes */
 	u8			rx_close_off;	/* reason bytes delivered */
-	u8			rx_close_reason[KWS_CONTROL_MAX - 2];
+	struct sk_buff		*rx_close_reason;
 	unsigned long		rx_last;	/* jiffies of the last input */
 
 	/* Close handshake and kernel frames: the socket lock. */
@@ -130,11 +133,8 @@ struct kws_ctx {
 	u8			close_flushed;	/* our close is all on the wire */
 	u8			shut_wr;	/* TCP send side shut by us */
 	u16			close_code;	/* 0 sends an empty close */
-	u8			close_len;	/* reason bytes in close_reason */
-	u8			close_reason[KWS_CONTROL_MAX - 2];
-	u8			pong_queued;	/* pong[] waits to be built */
-	u8			pong_len;
-	u8			pong[KWS_CONTROL_MAX];
+	u8			pong_queued;	/* pong_skb waits to be built */
+	struct sk_buff		*pong_skb;	/* the ping's payload, shared */
 	u8			ping_queued;	/* keepalive ping to send */
 	u8			ping_outstanding; /* its pong not seen yet */
 	unsigned long		ping_sent_at;	/* jiffies */
@@ -162,13 +162,10 @@ struct kws_ctx {
 	u32			tx_phase;
 	u64			tx_frame_left;	/* payload bytes owed */
 
-	/* Readers: rx_reader (socket lock) makes one at a time; rx_bounce
-	 * is used by that reader only.
-	 */
+	/* Readers: rx_reader (socket lock) makes one at a time. */
 	u8			rx_reader;	/* a recvmsg() is in progress */
 	u8			rx_contended;	/* someone waits on rx_wq */
 	wait_queue_head_t	rx_wq;
-	u8			rx_bounce[KWS_RX_BOUNCE];
 
 	/* Per-socket counters: the socket lock. */
 	struct ws_stats		stats;
@@ -236,9 +233,9 @@ int kws_tx_sendpage_locked(struct sock *sk, struct page *page, int offset,
 #endif
 
 /* ctrl.c */
-bool kws_ctrl_queue_pong(struct kws_ctx *ctx, const u8 *payload, u8 len);
-void kws_ctrl_queue_close(struct kws_ctx *ctx, u16 code, const u8 *reason,
-			  u8 reason_len);
+bool kws_ctrl_queue_pong(struct kws_ctx *ctx, struct sk_buff *payload);
+void kws_ctrl_purge(struct kws_ctx *ctx);
+void kws_ctrl_queue_close(struct kws_ctx *ctx, u16 code);
 void kws_ctrl_echo_close(struct kws_ctx *ctx);
 int kws_ctrl_flush(struct sock *sk, struct kws_ctx *ctx, int flags);
 void kws_ctrl_kick(struct kws_ctx *ctx);

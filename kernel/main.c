@@ -396,10 +396,11 @@ static void kws_close(struct sock *sk, long timeout)
 		kws_ctrl_echo_close(ctx);
 		/* RFC 6455 7.4.1: 1001 "going away", if it fits right now. */
 		if (!ctx->close_sent && !ctx->rx_failed)
-			kws_ctrl_queue_close(ctx, WS_CLOSE_GOING_AWAY, NULL, 0);
+			kws_ctrl_queue_close(ctx, WS_CLOSE_GOING_AWAY);
 		kws_ctrl_flush(sk, ctx, MSG_DONTWAIT | MSG_NOSIGNAL);
 	}
 	kws_rx_purge(sk, ctx);
+	kws_ctrl_purge(ctx);
 
 	write_lock_bh(&sk->sk_callback_lock);
 	if (ctx->configured) {

@@ -85,15 +85,17 @@ static void kws_rx_unlink(struct kws_ctx *ctx, struct sk_buff *skb)
 	consume_skb(skb);
 }
 
-/* Make the close the last thing recvmsg() returns. Socket lock held. */
+/*
+ * Make the close the last thing recvmsg() returns; @reason is a private
+ * skb holding its reason, or NULL. Socket lock held.
+ */
 static void kws_rx_set_close(struct kws_ctx *ctx, u16 code, u16 flags,
-			     const u8 *reason, u8 len)
+			     struct sk_buff *reason)
 {
 	ctx->rx_close_code = code;
 	ctx->rx_close_flags = flags;
-	ctx->rx_close_len = len;
-	if (len)
-		memcpy(ctx->rx_close_reason, reason, len);
+	ctx->rx_close_len = reason ? reason->len : 0;
+	ctx->rx_close_reason = reason;
 	ctx->rx_stopped = 1;
 	WRITE_ONCE(ctx->rx_eof, 1);
 }
@@ -122,8 +124,8 @@ void kws_rx_fail(struct sock *sk, struct kws_ctx *ctx, u16 code)
 	if (ctx->rx_eof)
 		return;
 	ctx->rx_failed = code;
-	kws_ctrl_queue_close(ctx, code, NULL, 0);
-	kws_rx_set_close(ctx, code, WS_CLOSE_LOCAL, NULL, 0);
+	kws_ctrl_queue_close(ctx, code);
+	kws_rx_set_close(ctx, code, WS_CLOSE_LOCAL, NULL);
 	kws_set_state(ctx);
 	ctx->stats.protocol_errors++;
 	kws_stats_inc(sock_net(sk), kws_stat_for_code(code));
@@ -141,6 +143,15 @@ static void kws_rx_control(struct kws_rx_desc *rd, const struct kws_event *ev)
 	ctx->stats.rx_frames++;
 	ctx->stats.rx_bytes += ev->len;
 
+	/*
+	 * The payload goes into the small spare kws_rx_actor() made sure of,
+	 * shared by whoever keeps it: the pong, the delivered record, the
+	 * close's reason. Nothing writes to it after this.
+	 */
+	skb = ctx->rx_small_spare;
+	ctx->rx_small_spare = NULL;
+	skb_put_data(skb, payload, ev->len);
+
 	switch (ev->opcode) {
 	case WS_OP_PING:
 		/*
@@ -153,7 +164,7 @@ static void kws_rx_control(struct kws_rx_desc *rd, const struct kws_event *ev)
 		 * its peer) and a newer ping replaces the pong (5.5.3).
 		 */
 		if (!(ctx->flags & WS_F_NO_AUTO_PONG) &&
-		    kws_ctrl_queue_pong(ctx, payload, ev->len)) {
+		    kws_ctrl_queue_pong(ctx, skb)) {
 			if (!kws_tx_frame_open(ctx))
 				ctx->rx_pong_wait = 1;
 			rd->kick = true;
@@ -176,8 +187,13 @@ static void kws_rx_control(struct kws_rx_desc *rd, const struct kws_event *ev)
 		 * (Autobahn 7.1.1). With nothing queued it goes now.
 		 */
 		ctx->close_rcvd = ev->code;
-		kws_rx_set_close(ctx, ev->code, 0, payload + 2,
-				 ev->len >= 2 ? ev->len - 2 : 0);
+		/* The code is in ev->code; keep the reason, if any. */
+		skb_pull(skb, min_t(u32, skb->len, 2));
+		if (!skb->len) {
+			consume_skb(skb);
+			skb = NULL;
+		}
+		kws_rx_set_close(ctx, ev->code, 0, skb);
 		if (!ctx->close_sent) {
 			ctx->close_echo_wait = 1;
 			if (skb_queue_empty(&ctx->rx_queue))
@@ -189,12 +205,10 @@ static void kws_rx_control(struct kws_rx_desc *rd, const struct kws_event *ev)
 		return;
 	}
 
-	if (!(ctx->flags & WS_F_DELIVER_CONTROL))
+	if (!(ctx->flags & WS_F_DELIVER_CONTROL)) {
+		consume_skb(skb);
 		return;
-	/* kws_rx_actor() made sure a spare is there before feeding. */
-	skb = ctx->rx_small_spare;
-	ctx->rx_small_spare = NULL;
-	skb_put_data(skb, payload, ev->len);
+	}
 	*KWS_RX_CB(skb) = (struct kws_rx_cb){
 		.len = ev->len,
 		.opcode = ev->opcode,
@@ -415,7 +429,7 @@ static void kws_rx_check_eof(struct sock *sk, struct kws_ctx *ctx,
 	 * WebSocket Connection Close Code_ is considered to be 1006."
 	 */
 	ctx->rx_abnormal = 1;
-	kws_rx_set_close(ctx, WS_CLOSE_ABNORMAL_CODE, WS_CLOSE_ABNORMAL, NULL, 0);
+	kws_rx_set_close(ctx, WS_CLOSE_ABNORMAL_CODE, WS_CLOSE_ABNORMAL, NULL);
 	kws_set_state(ctx);
 	rd->queued = true;
 }
@@ -501,6 +515,8 @@ void kws_rx_purge(struct sock *sk, struct kws_ctx *ctx)
 	__skb_queue_purge(&ctx->rx_leftover);
 	kfree_skb(ctx->rx_small_spare);
 	ctx->rx_small_spare = NULL;
+	kfree_skb(ctx->rx_close_reason);
+	ctx->rx_close_reason = NULL;
 	WRITE_ONCE(ctx->rx_held, 0);
 	WRITE_ONCE(ctx->rx_ready, 0);
 	ctx->rx_payload = 0;
@@ -535,10 +551,14 @@ static bool kws_rx_wait_cond(struct sock *sk, struct kws_ctx *ctx,
 	       READ_ONCE(ctx->rx_payload) >= len;
 }
 
-/* Unmask @n bytes at cb->off of @skb into the user's buffer. Reader held. */
-static int kws_rx_copy(struct kws_ctx *ctx, const struct sk_buff *skb,
-		       const struct kws_rx_cb *cb, struct msghdr *msg, u32 n)
+/*
+ * Unmask @n bytes at cb->off of @skb into the user's buffer. The bounce
+ * buffer is on the stack: a context holds none while nobody reads.
+ */
+static int kws_rx_copy(const struct sk_buff *skb, const struct kws_rx_cb *cb,
+		       struct msghdr *msg, u32 n)
 {
+	u64 bounce[KWS_RX_BOUNCE / sizeof(u64)];
 	u32 off = cb->off, phase = cb->phase;
 
 	if (!cb->masked)
@@ -546,13 +566,13 @@ static int kws_rx_copy(struct kws_ctx *ctx, const struct sk_buff *skb,
 
 	/* Never written in place: the skb shares its data with TCP. */
 	while (n) {
-		u32 chunk = min_t(u32, n, KWS_RX_BOUNCE);
+		u32 chunk = min_t(u32, n, sizeof(bounce));
 
-		if (skb_copy_bits(skb, off, ctx->rx_bounce, chunk))
+		if (skb_copy_bits(skb, off, bounce, chunk))
 			return -EFAULT;
-		phase = kws_mask_copy(ctx->rx_bounce, ctx->rx_bounce, chunk,
+		phase = kws_mask_copy((u8 *)bounce, (u8 *)bounce, chunk,
 				      cb->mask, phase);
-		if (copy_to_iter(ctx->rx_bounce, chunk, &msg->msg_iter) != chunk)
+		if (copy_to_iter(bounce, chunk, &msg->msg_iter) != chunk)
 			return -EFAULT;
 		off += chunk;
 		n -= chunk;
@@ -589,8 +609,8 @@ static int kws_rx_deliver_close(struct kws_ctx *ctx, struct msghdr *msg,
 		return 0;
 	}
 	n = min_t(size_t, len, ctx->rx_close_len - ctx->rx_close_off);
-	if (copy_to_iter(ctx->rx_close_reason + ctx->rx_close_off, n,
-			 &msg->msg_iter) != n)
+	if (n && copy_to_iter(ctx->rx_close_reason->data + ctx->rx_close_off,
+			      n, &msg->msg_iter) != n)
 		return -EFAULT;
 	if (ctx->rx_close_off + n == ctx->rx_close_len)
 		msg->msg_flags |= MSG_EOR;
@@ -638,7 +658,7 @@ static int kws_rx_deliver(struct sock *sk, struct kws_ctx *ctx,
 		bool whole = n == cb->len;
 		bool eom = cb->eom && whole;
 
-		err = kws_rx_copy(ctx, skb, cb, msg, n);
+		err = kws_rx_copy(skb, cb, msg, n);
 		if (err)
 			return copied ? copied : err;
 		copied += n;

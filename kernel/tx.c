@@ -574,7 +574,7 @@ int kws_tx_sock_shutdown(struct socket *sock, int how)
 	    !(sk->sk_shutdown & SEND_SHUTDOWN)) {
 		/* The echo of the peer's close if it waits, else 1000. */
 		kws_ctrl_echo_close(ctx);
-		kws_ctrl_queue_close(ctx, WS_CLOSE_NORMAL, NULL, 0);
+		kws_ctrl_queue_close(ctx, WS_CLOSE_NORMAL);
 		/* Interrupted or timed out: tx_work sends it later. */
 		if (kws_ctrl_flush(sk, ctx, MSG_NOSIGNAL))
 			kws_ctrl_kick(ctx);
