@@ -334,6 +334,8 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 		if (!blk)
 			break;
 		while (used < blk) {
+			/* A chunk from here on may be too big to copy. */
+			bool big = len - consumed - used > KWS_RX_COPY_MAX;
 			struct kws_event ev;
 			u64 n;
 
@@ -344,13 +346,17 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 				consumed += used;
 				goto out;
 			}
-			/* Allocate before feeding: the parser cannot undo. */
-			if (!spare)
+			/*
+			 * Allocate before feeding: the parser cannot undo. A
+			 * clone only when a chunk could need one: a chunk is
+			 * never longer than what is left of @skb.
+			 */
+			if (big && !spare)
 				spare = skb_clone(skb, GFP_ATOMIC);
 			if (!ctx->rx_small_spare)
 				ctx->rx_small_spare = alloc_skb(KWS_RX_COPY_MAX,
 								GFP_ATOMIC);
-			if (!spare || !ctx->rx_small_spare) {
+			if ((big && !spare) || !ctx->rx_small_spare) {
 				rd->stop = true;
 				rd->nomem = true;
 				consumed += used;
