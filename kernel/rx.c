@@ -8,9 +8,11 @@
  * chunk becomes a record that is a clone of the TCP skb plus offset, length,
  * mask and phase in skb->cb, so payload is never copied or written before
  * recvmsg() unmasks it into the user's buffer. Control frames are handled
- * at once (ctrl.c queues the pong or the close echo). The close the
+ * at once (ctrl.c queues the pong or the close echo); their payload goes
+ * into the small skb kept ready before each feed (rx_small_spare), so they
+ * never need an allocation the parser could not undo. The close the
  * application receives last (peer's close, our failure, or TCP EOF) is kept
- * in the context rather than in a record, so it never needs an allocation.
+ * in the context rather than in a record, its reason in that small skb.
  *
  * Bytes held in records are charged to ctx->rx_held; parsing stops pulling
  * from TCP at sk_rcvbuf, so the TCP window closes behind them.
