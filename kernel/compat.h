@@ -76,14 +76,17 @@
  * from it, splice() and sendfile() into the socket reach proto.sendmsg with
  * MSG_SPLICE_PAGES and pages in an ITER_BVEC, and TCP takes pages the same
  * way. Before it they reach proto.sendpage (KWS_HAVE_SENDPAGE), and pages
- * go to TCP through do_tcp_sendpages(). Debian's 6.1.192 defines
+ * go to TCP through do_tcp_sendpages(), which pushes after each page unless
+ * told MSG_SENDPAGE_NOTLAST (KWS_MSG_SENDPAGE_NOTLAST, 0 from 6.5). Debian's 6.1.192 defines
  * MSG_SPLICE_PAGES but its TCP copies such data, so the version decides.
  */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
 #define KWS_HAVE_SENDPAGE	1
 #define KWS_MSG_SPLICE_PAGES	0
+#define KWS_MSG_SENDPAGE_NOTLAST	MSG_SENDPAGE_NOTLAST
 #else
 #define KWS_MSG_SPLICE_PAGES	MSG_SPLICE_PAGES
+#define KWS_MSG_SENDPAGE_NOTLAST	0
 #endif /* LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0) */
 
 /*

@@ -304,7 +304,8 @@ static int kws_tx_push_pages(struct sock *sk, struct kws_ctx *ctx,
 static int kws_tx_push(struct sock *sk, struct kws_ctx *ctx,
 		       struct msghdr *msg, int flags, bool splice)
 {
-	int sflags = flags & (MSG_DONTWAIT | MSG_NOSIGNAL);
+	int sflags = flags & (MSG_DONTWAIT | MSG_NOSIGNAL |
+			      KWS_MSG_SENDPAGE_NOTLAST);
 	size_t sent = 0;
 	int ret = 0;
 
@@ -612,7 +613,9 @@ int kws_tx_sendpage(struct sock *sk, struct page *page, int offset,
 	if (flags & ~(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL |
 		      MSG_SENDPAGE_NOTLAST | MSG_SENDPAGE_NOPOLICY))
 		return -EOPNOTSUPP;
-	msg.msg_flags = flags & (MSG_DONTWAIT | MSG_NOSIGNAL);
+	/* NOTLAST also reaches TCP: it pushes once per batch, not per page. */
+	msg.msg_flags = flags & (MSG_DONTWAIT | MSG_NOSIGNAL |
+				 MSG_SENDPAGE_NOTLAST);
 	if (flags & (MSG_MORE | MSG_SENDPAGE_NOTLAST))
 		msg.msg_flags |= MSG_MORE;
 	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bvec, 1, size);
