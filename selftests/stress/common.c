@@ -417,6 +417,71 @@ int peer_wait_close(int fd, int timeout_ms, unsigned long *frames)
 	}
 }
 
+/* ---- the kernel log ---- */
+
+int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+/* What tools/vm/run fails a run on, as the kernel words it. */
+static bool kmsg_is_report(const char *text)
+{
+	static const char *const marks[] = {
+		"WARNING:", "BUG:", "Oops", "KASAN", "UBSAN",
+		"general protection", "possible circular locking",
+		"possible recursive locking", "inconsistent lock state",
+		"suspicious RCU usage", "INFO: task", "soft lockup",
+		"hard LOCKUP", "rcu_sched self-detected stall",
+		"unreferenced object", "ODEBUG:", "list_add corruption",
+		"list_del corruption", "Call Trace:",
+	};
+
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (strstr(text, marks[i]))
+			return true;
+	return false;
+}
+
+int kmsg_reports(int fd)
+{
+	char rec[2048];
+	int reports = 0, context = 0, lines = 0;
+
+	if (fd < 0)
+		return 0;
+	/* Bounded: a flood of messages is cut at 20000 records. */
+	for (int i = 0; i < 20000; i++) {
+		ssize_t n = read(fd, rec, sizeof(rec) - 1);
+		char *text;
+
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten records: read on */
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		/* "prio,seq,usec,flags;text\n" then continuation lines. */
+		text = strchr(rec, ';');
+		text = text ? text + 1 : rec;
+		text[strcspn(text, "\n")] = 0;
+		if (kmsg_is_report(text)) {
+			reports += !context;
+			context = 30;
+		}
+		if (context > 0 && lines < 200) {
+			diag("kernel: %s", text);
+			context--;
+			lines++;
+		}
+	}
+	close(fd);
+	return reports;
+}
+
 /* ---- memory ---- */
 
 long slab_kb(void)

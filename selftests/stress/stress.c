@@ -70,9 +70,52 @@ static long drain(int fd)
 
 /* ---- (a) N concurrent connections echoing through the kernel ---- */
 
+enum { ECHO_THREADS = 4 };
+
+struct echo_slice {
+	int *srv;
+	int from, to, round;
+	int bad;
+	char why[160];
+};
+
+/* Receive one text message on each connection of the slice, send it back. */
+static void *echo_slice_run(void *arg)
+{
+	struct echo_slice *e = arg;
+	uint8_t buf[256];
+	char text[64];
+
+	for (int i = e->from; i < e->to && !e->bad; i++) {
+		int l = snprintf(text, sizeof(text), "conn %d round %d", i,
+				 e->round);
+		struct ws_rmsg m;
+		ssize_t sent;
+
+		ws_recv(e->srv[i], buf, sizeof(buf), 0, &m);
+		if (m.n != l || m.op != WS_OP_TEXT || !m.eor ||
+		    memcmp(buf, text, l)) {
+			e->bad = 1;
+			snprintf(e->why, sizeof(e->why),
+				 "conn %d: recv %zd (%s) op %d eor %d", i, m.n,
+				 strerror(m.err), m.op, m.eor);
+			break;
+		}
+		sent = ws_send(e->srv[i], buf, l, WS_OP_TEXT, 0);
+		if (sent != l) {
+			e->bad = 1;
+			snprintf(e->why, sizeof(e->why), "conn %d echo: %zd %s",
+				 i, sent, strerror(errno));
+		}
+	}
+	return NULL;
+}
+
 static int t_conn_echo(void)
 {
-	int n = opt.conns, rounds = 3, i, r, lfd;
+	int n = opt.conns, rounds = 3, i, r, t, lfd;
+	struct echo_slice slice[ECHO_THREADS];
+	pthread_t th[ECHO_THREADS];
 	struct sockaddr_storage ss;
 	struct rlimit rl = { 2 * n + 64, 2 * n + 64 };
 	int *srv = calloc(n, sizeof(int)), *cli = calloc(n, sizeof(int));
@@ -126,17 +169,17 @@ static int t_conn_echo(void)
 			      i, strerror(errno));
 		}
 		mem_sample();
-		for (i = 0; i < n && !failures; i++) {
-			struct ws_rmsg m;
-			int l = snprintf(text, sizeof(text), "conn %d round %d", i, r);
-
-			ws_recv(srv[i], buf, sizeof(buf), 0, &m);
-			CHECK(m.n == l && m.op == WS_OP_TEXT && m.eor &&
-			      !memcmp(buf, text, l),
-			      "conn %d: recv %zd (%s) op %d eor %d", i, m.n,
-			      strerror(m.err), m.op, m.eor);
-			CHECK(ws_send(srv[i], buf, l, WS_OP_TEXT, 0) == l,
-			      "conn %d echo: %s", i, strerror(errno));
+		/* The app side echoes from several threads at once. */
+		for (t = 0; t < ECHO_THREADS; t++) {
+			slice[t] = (struct echo_slice){
+				.srv = srv, .from = n * t / ECHO_THREADS,
+				.to = n * (t + 1) / ECHO_THREADS, .round = r,
+			};
+			pthread_create(&th[t], NULL, echo_slice_run, &slice[t]);
+		}
+		for (t = 0; t < ECHO_THREADS; t++) {
+			pthread_join(th[t], NULL);
+			CHECK(!slice[t].bad, "%s", slice[t].why);
 		}
 		for (i = 0; i < n && !failures; i++) {
 			struct peer_frame f;
@@ -522,6 +565,272 @@ static int t_close_blocked(void)
 		     names[s], r, worst);
 	}
 	free(buf);
+	return failures;
+}
+
+/* ---- (c2) close() while a pong or the close echo waits for room ---- */
+
+/*
+ * Everything the peer received, parsed after the fact. Frames must be well
+ * formed and in order (nothing after a close); the last one may be cut.
+ */
+struct wire_summary {
+	unsigned long data, pongs, closes;
+	int close_code;
+	bool cut, bad, data_after_close;
+};
+
+static void wire_parse(const uint8_t *b, size_t len, bool kernel_masks,
+		       struct wire_summary *s)
+{
+	size_t off = 0;
+
+	memset(s, 0, sizeof(*s));
+	while (off < len) {
+		size_t hl = 2, i;
+		uint64_t pl;
+		int op;
+
+		if (len - off < 2)
+			goto cut;
+		op = b[off] & 0xf;
+		pl = b[off + 1] & 0x7f;
+		if ((b[off] & 0x70) || !(b[off + 1] & 0x80) != !kernel_masks ||
+		    (op > 2 && op < 8) || op > 0xa) {
+			s->bad = true;
+			return;
+		}
+		if (pl == 126)
+			hl += 2;
+		else if (pl == 127)
+			hl += 8;
+		if (kernel_masks)
+			hl += 4;
+		if (len - off < hl)
+			goto cut;
+		if (pl == 126)
+			pl = (uint64_t)b[off + 2] << 8 | b[off + 3];
+		else if (pl == 127)
+			for (pl = 0, i = 0; i < 8; i++)
+				pl = pl << 8 | b[off + 2 + i];
+		if (len - off - hl < pl)
+			goto cut;
+		if (s->closes)
+			s->data_after_close = true;
+		if (op == WS_OP_CLOSE) {
+			static const uint8_t nokey[4];
+			const uint8_t *k = kernel_masks ? b + off + hl - 4 : nokey;
+
+			s->closes++;
+			s->close_code = WS_CLOSE_NO_STATUS;
+			if (pl >= 2)
+				s->close_code = (b[off + hl] ^ k[0]) << 8 |
+						(b[off + hl + 1] ^ k[1]);
+		} else if (op == WS_OP_PONG) {
+			s->pongs++;
+		} else if (op != WS_OP_PING) {
+			s->data++;
+		}
+		off += hl + pl;
+	}
+	return;
+cut:
+	s->cut = true;
+}
+
+/* Read everything until EOF or a reset (bounded): bytes read, -1 on timeout. */
+static ssize_t read_to_eof(int fd, uint8_t *buf, size_t cap, int timeout_ms,
+			   bool *reset)
+{
+	int64_t end = now_ms() + timeout_ms;
+	size_t got = 0;
+
+	*reset = false;
+	while (now_ms() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		n = recv(fd, buf + got, got < cap ? cap - got : 1,
+			 MSG_DONTWAIT | (got < cap ? 0 : MSG_TRUNC));
+		if (n == 0)
+			return got;
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			*reset = errno == ECONNRESET;
+			return *reset ? (ssize_t)got : -1;
+		}
+		if (got < cap)
+			got += n;
+	}
+	errno = ETIMEDOUT;
+	return -1;
+}
+
+struct drainer {
+	int fd;
+	uint8_t *buf;
+	size_t cap;
+	ssize_t got;
+	bool reset;
+	int err;
+};
+
+static void *drainer_run(void *arg)
+{
+	struct drainer *d = arg;
+
+	d->got = read_to_eof(d->fd, d->buf, d->cap, 5000, &d->reset);
+	d->err = errno;
+	return NULL;
+}
+
+static int t_close_ctrl(void)
+{
+	enum { CAP = 1 << 20, SMALL = 200 };
+	static const char *const names[] = {
+		"pong pending", "pong pending, peer reading",
+		"close echo pending", "ping+close, peer reading, shutdown first",
+		"data frame open",
+	};
+	int iters = opt.full ? 2000 : 200, i, v;
+	int64_t t0 = now_ms(), end = t0 + (opt.full ? 120000 : 20000);
+	unsigned long runs[5] = { 0 }, pongs[5] = { 0 }, echoes[5] = { 0 };
+	unsigned long resets[5] = { 0 }, cuts[5] = { 0 }, opened[5] = { 0 };
+	long slowest = 0;
+	uint8_t *wire = malloc(CAP), msg[65536], frame[256];
+	uint8_t ping[125], cl[2] = { 1000 >> 8, 1000 & 0xff };
+
+	if (!wire)
+		return 1;
+	memset(msg, 'm', sizeof(msg));
+	memset(ping, 'p', sizeof(ping));
+	for (i = 0; i < iters && now_ms() < end && failures < 5; i++) {
+		int fd, peer, role = rnd() % 2 ? WS_ROLE_SERVER : WS_ROLE_CLIENT;
+		int small = 4096, sends;
+		bool open_frame, shut;
+		size_t owed, pre = 0;
+		struct drainer d = { 0 };
+		struct wire_summary s;
+		pthread_t th;
+		int64_t c0;
+		long took;
+
+		v = rnd() % 5;
+		runs[v]++;
+		if (tcp_pair(&peer, &fd)) {
+			CHECK(false, "pair: %s", strerror(errno));
+			break;
+		}
+		if (role == WS_ROLE_CLIENT) {
+			int t = fd;	/* the ULP is the connecting side */
+
+			fd = peer;
+			peer = t;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+		setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		CHECK(!ws_setup(fd, role, 0, 0), "setup: %s", strerror(errno));
+		/*
+		 * Fill TCP's send side with small messages. A frame TCP took
+		 * part of stays open (the next call continues it), and then
+		 * no control frame can go out before close().
+		 */
+		for (sends = 0, owed = 0; sends < 100000; sends++) {
+			size_t want = owed ? owed : SMALL;
+			ssize_t n = ws_send(fd, msg, want, WS_OP_BINARY,
+					    MSG_DONTWAIT);
+
+			if (n < 0)
+				break;
+			owed = want - n;
+		}
+		CHECK(errno == EAGAIN, "fill: %s", strerror(errno));
+		/* Known open; EAGAIN may also leave one open after its header. */
+		open_frame = owed;
+		opened[v] += open_frame;
+		if (v == 4 && !open_frame) {
+			ssize_t n = -1;
+
+			/* Make some room: TCP takes part of a 64 KiB frame. */
+			for (int w = 0; n < 0 && w < 20; w++) {
+				ssize_t r = recv(peer, wire + pre, CAP - pre,
+						 MSG_DONTWAIT);
+
+				pre += r > 0 ? r : 0;
+				sleep_ms(5);
+				n = ws_send(fd, msg, sizeof(msg), WS_OP_BINARY,
+					    MSG_DONTWAIT);
+			}
+			open_frame = n > 0 && (size_t)n < sizeof(msg);
+		}
+		/* The kernel owes a pong and/or the close echo it cannot send. */
+		if (v != 2)
+			write_all(peer, frame, frame_build(frame, true, WS_OP_PING,
+							   role == WS_ROLE_SERVER,
+							   ping, sizeof(ping)), 1000);
+		if (v >= 2 && v != 4)
+			write_all(peer, frame, frame_build(frame, true, WS_OP_CLOSE,
+							   role == WS_ROLE_SERVER,
+							   cl, 2), 1000);
+		/* Let the receive path queue them and tx_work meet EAGAIN. */
+		for (volatile unsigned int spin = rnd() % 200000; spin; spin--)
+			;
+		d.fd = peer;
+		d.buf = wire + pre;
+		d.cap = CAP - pre;
+		if (v == 1 || v == 3)
+			pthread_create(&th, NULL, drainer_run, &d);
+		shut = v == 3;
+		c0 = now_ms();
+		if (shut)
+			shutdown(fd, SHUT_RDWR);
+		CHECK(!close(fd), "close: %s", strerror(errno));
+		took = now_ms() - c0;
+		if (took > slowest)
+			slowest = took;
+		CHECK(took < 1000, "%s: close() took %ld ms", names[v], took);
+		if (v == 1 || v == 3)
+			pthread_join(th, NULL);
+		else
+			drainer_run(&d);
+		CHECK(d.got >= 0, "%s round %d: peer never saw EOF: %s", names[v],
+		      i, strerror(d.err));
+		if (d.got < 0) {
+			close(peer);
+			break;
+		}
+		resets[v] += d.reset;
+		wire_parse(wire, pre + d.got, role == WS_ROLE_CLIENT, &s);
+		pongs[v] += s.pongs;
+		echoes[v] += s.closes;
+		cuts[v] += s.cut;
+		CHECK(!s.bad && !s.data_after_close && s.closes <= 1,
+		      "%s round %d: malformed stream (bad %d, data after close %d, %lu closes)",
+		      names[v], i, s.bad, s.data_after_close, s.closes);
+		CHECK(!s.closes || s.close_code == 1000 || s.close_code == 1001,
+		      "%s round %d: close code %d", names[v], i, s.close_code);
+		CHECK(s.pongs <= 1, "%s round %d: %lu pongs for one ping",
+		      names[v], i, s.pongs);
+		/*
+		 * The stream may end inside a frame: the app's open one (an
+		 * EAGAIN can leave one open after its header, abi.md), or a
+		 * control frame close() could not finish without blocking.
+		 */
+		close(peer);
+		if (!(i % 16))
+			mem_sample();
+	}
+	free(wire);
+	diag("close_ctrl: %d rounds in %lld ms, slowest close() %ld ms", i,
+	     (long long)(now_ms() - t0), slowest);
+	for (v = 0; v < 5; v++)
+		diag("close_ctrl %s: %lu rounds (%lu with a data frame known open), pong sent %lu, close sent %lu, cut %lu, reset %lu",
+		     names[v], runs[v], opened[v], pongs[v], echoes[v], cuts[v],
+		     resets[v]);
+	CHECK(i >= (opt.full ? 200 : 50), "only %d rounds in time", i);
 	return failures;
 }
 
@@ -1308,6 +1617,7 @@ static const struct test tests[] = {
 	{ "conn_echo",		t_conn_echo,		60 },
 	{ "attach_close",	t_attach_close,		50 },
 	{ "close_blocked",	t_close_blocked,	40 },
+	{ "close_ctrl",		t_close_ctrl,		40 },
 	{ "big_frame",		t_big_frame,		40 },
 	{ "fragments",		t_fragments,		40 },
 	{ "ping_flood",		t_ping_flood,		40 },
@@ -1343,7 +1653,7 @@ static int run_one(const struct test *t)
 		long before, active0;
 		uint64_t h = 1469598103934665603ULL;
 		bool mem_ok;
-		int ret;
+		int ret, kmsg = kmsg_open(), reports;
 
 		alarm(limit);
 		for (const char *c = t->name; *c; c++)
@@ -1361,8 +1671,12 @@ static int run_one(const struct test *t)
 		tap(mem_ok && peak_kb - before <= mem_bound_kb() +
 		    (!strcmp(t->name, "conn_echo") ? 16L * opt.conns : 0),
 		    "stress.%s.memory", t->name);
+		/* No splat: the kernel logged no report while the test ran. */
+		reports = kmsg_reports(kmsg);
+		tap(kmsg >= 0 && !reports, "stress.%s.kernel_log%s", t->name,
+		    kmsg < 0 ? " # /dev/kmsg unreadable" : "");
 		fflush(stdout);
-		_exit(ret || !mem_ok ? 1 : 0);
+		_exit(ret || !mem_ok || reports || kmsg < 0 ? 1 : 0);
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;

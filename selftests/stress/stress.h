@@ -95,6 +95,16 @@ int peer_read_frame(int fd, struct peer_frame *f, uint8_t *payload,
  */
 int peer_wait_close(int fd, int timeout_ms, unsigned long *frames);
 
+/* ---- the kernel log ---- */
+/* /dev/kmsg positioned at its end, to read what a test makes it log; -1. */
+int kmsg_open(void);
+/*
+ * Read what was logged since kmsg_open(); print kernel reports (WARN, BUG,
+ * KASAN, UBSAN, lockdep, hung task, kmemleak...) as diagnostics with a few
+ * lines of context. Returns how many reports; closes fd.
+ */
+int kmsg_reports(int fd);
+
 /* ---- memory ---- */
 long slab_kb(void);		/* /proc/meminfo Slab */
 long kws_stat(const char *name);	/* /proc/net/kws_stat counter, -1 if absent */
