@@ -748,6 +748,21 @@ static int t_close_ctrl(void)
 			owed = want - n;
 		}
 		CHECK(errno == EAGAIN, "fill: %s", strerror(errno));
+		/*
+		 * TCP usually took part of the last message: let the peer
+		 * read a little (kept for the parse below) until the app has
+		 * finished that frame, so the kernel's own frames can follow.
+		 */
+		for (int w = 0; owed && v != 4 && w < 50; w++) {
+			ssize_t r = recv(peer, wire + pre, 256, MSG_DONTWAIT);
+			ssize_t n;
+
+			pre += r > 0 ? r : 0;
+			n = ws_send(fd, msg, owed, WS_OP_BINARY, MSG_DONTWAIT);
+			owed -= n > 0 ? (size_t)n : 0;
+			if (owed)
+				sleep_ms(1);
+		}
 		/* Known open; EAGAIN may also leave one open after its header. */
 		open_frame = owed;
 		opened[v] += open_frame;
@@ -1695,6 +1710,7 @@ int main(int argc, char **argv)
 	int c, failed = 0, ran = 0;
 	bool list = false;
 	bool n_set = false, i_set = false, t_set = false;
+	int64_t start;
 
 	opt.seed = 1;
 	opt.seconds = 2;
@@ -1777,6 +1793,7 @@ usage:
 	     opt.full ? "full" : "default", opt.conns, opt.iterations,
 	     opt.seconds, (unsigned long long)opt.seed,
 	     debug_kernel() ? "debug" : "regular");
+	start = now_ms();
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		int64_t t0;
 
@@ -1787,6 +1804,7 @@ usage:
 		ran++;
 		diag("%s took %lld ms", tests[i].name, (long long)(now_ms() - t0));
 	}
-	diag("%d tests, %d failed", ran, failed);
+	diag("%d tests, %d failed, %lld s in all", ran, failed,
+	     (long long)(now_ms() - start) / 1000);
 	return failed ? 1 : 0;
 }
