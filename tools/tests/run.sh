@@ -238,9 +238,17 @@ check kwscat.python_client_pings t_python
 # Test that --ping-interval arms the kernel keepalive: the echo server's
 # kernel answers the client kernel's pings during an idle second.
 t_keepalive() {
-	local before after
+	local before after i
 	before=$(stat_of pings_answered)
-	(echo start; sleep 2; echo end) |
+	: >"$tmp/ka.out"
+	# The idle time counts from the echo of "start": on the debug kernel
+	# kwscat can take longer than the idle time to start and connect.
+	(echo start
+	 for i in $(seq 300); do
+		grep -q start "$tmp/ka.out" && break
+		sleep 0.1
+	 done
+	 sleep 2; echo end) |
 		run kc --kernel --ping-interval 200 -n 2 "$ECHO" >"$tmp/ka.out" || return 1
 	after=$(stat_of pings_answered)
 	pretty "pings_answered $before -> $after"
