@@ -1675,6 +1675,7 @@ static int run_one(const struct test *t)
 			h = (h ^ (uint8_t)*c) * 1099511628211ULL;
 		rnd_seed(opt.seed ^ h);
 		active0 = kws_stat("KwsConnActive");
+		tw_before = time_wait_sockets();
 		before = slab_kb();
 		peak_kb = before;
 		ret = t->fn();

@@ -114,6 +114,9 @@ bool debug_kernel(void);	/* KASAN quarantine makes freed memory linger */
  * sockets (KwsConnActive back to active0, RCU and deferred frees), then
  * report whether Slab is back within the tolerance of before_kb.
  */
+/* TCP sockets in TIME_WAIT (IPv4 and IPv6), and their count at a test's start. */
+long time_wait_sockets(void);
+extern long tw_before;
 bool mem_back_to_baseline(const char *name, long before_kb, long active0,
 			  long peak_kb, int conns);
 /* Slab growth allowed while a bounded-memory test runs. */
