@@ -192,7 +192,7 @@ if [ "$do_server" = 1 ]; then
 				browser_args+=("${server_url[$fam]}" "$server_label.server$(family_tag "$fam").browser.")
 		done
 		# Chromium's first start under TCG takes one to three minutes (browser.py's own limits:
-		# 180 s to load the page, 600 s in all).
+		# 300 s to load the page, 630 s in all).
 		[ ${#browser_args[@]} -gt 0 ] &&
 			tap_from "$server_label.server.browser" 660 /usr/bin/python3 selftests/interop/browser.py \
 				"${browser_args[@]}"
