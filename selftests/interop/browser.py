@@ -15,7 +15,7 @@ network stack without the browser UI, and it loads the page within a minute or t
 where chromium --headless did not within three), BROWSER_START_TIMEOUT
 (seconds until the page must have loaded, default 300: Chromium's start under TCG takes one
 minute on a quiet host, four on a busy one), BROWSER_TIMEOUT (seconds for everything, default
-630: run.sh kills the group at 660), BROWSER_BIG (the
+630: run.sh kills the group at 720), BROWSER_BIG (the
 largest binary message, default 16 MiB - 1).
 """
 import http.server
