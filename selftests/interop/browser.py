@@ -13,9 +13,9 @@ Environment: KWS_CHROMIUM (the browser command, default chromium-headless-shell,
 chromium; both from Debian's chromium source: the headless shell is the same Blink, V8 and
 network stack without the browser UI, and it loads the page within a minute or two under TCG
 where chromium --headless did not within three), BROWSER_START_TIMEOUT
-(seconds until the page must have loaded, default 300: Chromium's start under TCG takes one
-minute on a quiet host, four on a busy one), BROWSER_TIMEOUT (seconds for everything, default
-630: run.sh kills the group at 720), BROWSER_BIG (the
+(seconds until the page must have loaded, default 420: Chromium's start under TCG takes one
+minute on a quiet host, five or more on a busy one), BROWSER_TIMEOUT (seconds for everything, default
+780: run.sh kills the group at 840), BROWSER_BIG (the
 largest binary message, default 16 MiB - 1).
 """
 import http.server
@@ -139,8 +139,8 @@ def staged_headless_shell(cmd, into):
 
 def main(servers):
     prefix = servers[0][1]
-    start_limit = float(os.environ.get("BROWSER_START_TIMEOUT", "300"))
-    total_limit = float(os.environ.get("BROWSER_TIMEOUT", "630"))
+    start_limit = float(os.environ.get("BROWSER_START_TIMEOUT", "420"))
+    total_limit = float(os.environ.get("BROWSER_TIMEOUT", "780"))
     big = int(os.environ.get("BROWSER_BIG", str(16 * 2 ** 20 - 1)))
     began = Handler.began = time.monotonic()
     cmd = chromium_command()

@@ -191,10 +191,10 @@ if [ "$do_server" = 1 ]; then
 			[ -n "${server_url[$fam]:-}" ] &&
 				browser_args+=("${server_url[$fam]}" "$server_label.server$(family_tag "$fam").browser.")
 		done
-		# Chromium's start under TCG takes one to four minutes (browser.py's own limits: 300 s to
-		# load the page, 630 s in all, from the moment Python runs: its own start can be slow).
+		# Chromium's start under TCG takes one to five minutes (browser.py's own limits: 420 s to
+		# load the page, 780 s in all, from the moment Python runs: its own start can be slow).
 		[ ${#browser_args[@]} -gt 0 ] &&
-			tap_from "$server_label.server.browser" 720 /usr/bin/python3 selftests/interop/browser.py \
+			tap_from "$server_label.server.browser" 840 /usr/bin/python3 selftests/interop/browser.py \
 				"${browser_args[@]}"
 	fi
 	if [ "$conformance" != none ] && [ -n "${server_url[4]:-}" ]; then
