@@ -64,6 +64,24 @@ int kws_tx_send_kvec(struct sock *sk, const void *a, size_t alen,
 }
 
 /*
+ * The first @size bytes of @from to TCP, advancing @from by what TCP took.
+ * Locks and sleeping as kws_tx_send_kvec().
+ */
+static int kws_tx_send_iter(struct sock *sk, struct iov_iter *from,
+			    size_t size, int flags)
+{
+	struct msghdr msg = { .msg_flags = flags };
+	int ret;
+
+	msg.msg_iter = *from;
+	iov_iter_truncate(&msg.msg_iter, size);
+	ret = tcp_sendmsg_locked(sk, &msg, size);
+	if (ret > 0)
+		iov_iter_advance(from, ret);
+	return ret;
+}
+
+/*
  * Hand the first @size bytes of the pages in @from (ITER_BVEC) to TCP by
  * reference, advancing @from by what TCP took. The bytes must not change
  * until TCP is done with them (MSG_NO_SHARED_FRAGS in @flags says they never
@@ -80,16 +98,8 @@ static int kws_tx_send_pages(struct sock *sk, struct iov_iter *from,
 	if (WARN_ON_ONCE(!iov_iter_is_bvec(from)))
 		return -EINVAL;
 	/* As tcp_sendmsg_locked() would on a device without scatter-gather. */
-	if (!(sk->sk_route_caps & NETIF_F_SG)) {
-		struct msghdr msg = { .msg_flags = flags };
-
-		msg.msg_iter = *from;
-		iov_iter_truncate(&msg.msg_iter, size);
-		ret = tcp_sendmsg_locked(sk, &msg, size);
-		if (ret > 0)
-			iov_iter_advance(from, ret);
-		return ret;
-	}
+	if (!(sk->sk_route_caps & NETIF_F_SG))
+		return kws_tx_send_iter(sk, from, size, flags);
 	/* As tcp_sendpage_locked(), page by page. */
 	tcp_rate_check_app_limited(sk);
 	while (sent < size) {
@@ -111,15 +121,7 @@ static int kws_tx_send_pages(struct sock *sk, struct iov_iter *from,
 	}
 	return sent ? sent : ret;
 #else
-	struct msghdr msg = { .msg_flags = flags | MSG_SPLICE_PAGES };
-	int ret;
-
-	msg.msg_iter = *from;
-	iov_iter_truncate(&msg.msg_iter, size);
-	ret = tcp_sendmsg_locked(sk, &msg, size);
-	if (ret > 0)
-		iov_iter_advance(from, ret);
-	return ret;
+	return kws_tx_send_iter(sk, from, size, flags | MSG_SPLICE_PAGES);
 #endif
 }
 
