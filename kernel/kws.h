@@ -32,6 +32,8 @@
 #define KWS_RX_RECORD_COST	((u32)sizeof(struct sk_buff))
 /* Data chunks up to this size are copied, not cloned (rx.c). */
 #define KWS_RX_COPY_MAX		128
+/* Data room of a packed record: its skb is one kmalloc-2k object. */
+#define KWS_RX_PACK_SIZE	SKB_WITH_OVERHEAD(2048)
 /* Unmasking bounce buffer for recvmsg(), on its stack. */
 #define KWS_RX_BOUNCE		256
 /* Largest control frame on the wire: header plus 125 bytes of payload. */
@@ -59,22 +61,34 @@ enum {
  * Per-record metadata in skb->cb of every skb on ctx->rx_queue. A large
  * data chunk is a clone of a TCP skb (never written: TCP may share its
  * data) and delivers [off, off + len) of it, unmasking on the way when
- * masked. Small chunks and control records are private linear skbs holding
- * unmasked bytes, with off + len == skb->len.
+ * masked. A control record is a private linear skb holding its unmasked
+ * payload, with off + len == skb->len. Small data chunks are packed: a
+ * private linear skb holding, from off to its end, a kws_rx_seg header and
+ * the unmasked bytes of each chunk in turn, of one message or several, so
+ * one allocation serves many small messages; len counts all their bytes.
  */
 struct kws_rx_cb {
-	u32	off;		/* next byte to deliver, offset in the skb */
+	u32	off;		/* next byte to deliver; packed: next header */
 	u32	len;		/* bytes left to deliver */
 	u32	charge;		/* bytes still charged to ctx->rx_held */
+	u32	last;		/* packed: offset of the last header */
 	u8	mask[4];	/* when masked */
 	u8	phase;		/* mask phase of the byte at off */
 	u8	masked;
-	u8	opcode;		/* WS_OP_* */
-	u8	eom;		/* the record ends a message */
-	u8	priv;		/* private linear copy, unmasked, off 0 */
+	u8	opcode;		/* WS_OP_*; packed: of the last chunk */
+	u8	eom;		/* the record (its last chunk) ends a message */
+	u8	priv;		/* private linear copy, unmasked */
+	u8	packed;		/* kws_rx_seg headers inline, see above */
 	u16	close_code;	/* WS_OP_CLOSE records */
 	u16	close_flags;	/* WS_CLOSE_LOCAL, WS_CLOSE_ABNORMAL */
 };
+
+/* Inline header of each chunk in a packed record; unaligned. */
+struct kws_rx_seg {
+	u16	len;		/* payload bytes that follow */
+	u8	opcode;		/* WS_OP_TEXT or WS_OP_BINARY */
+	u8	eom;		/* the chunk ends its message */
+} __packed;
 
 #define KWS_RX_CB(skb)	((struct kws_rx_cb *)((skb)->cb))
 
@@ -102,7 +116,8 @@ struct kws_ctx {
 	struct sk_buff_head	rx_leftover;	/* WS_LEFTOVER bytes */
 	u32			rx_leftover_off; /* next byte of the head */
 	u32			rx_leftover_total;
-	struct sk_buff		*rx_small_spare; /* next private record */
+	struct sk_buff		*rx_small_spare; /* next control record */
+	struct sk_buff		*rx_pack_spare;	/* next packed record */
 	u32			rx_held;	/* bytes charged; lockless read */
 	u32			rx_ready;	/* whole records; lockless read */
 	u32			rx_payload;	/* payload bytes queued */

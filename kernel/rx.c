@@ -59,7 +59,8 @@ bool kws_rx_readable(const struct sock *sk, const struct kws_ctx *ctx)
 
 /*
  * Queue a record, charging @charge bytes to rx_held (what it pins beyond
- * what is already charged). Socket lock held.
+ * what is already charged). rx_ready counts whole messages, not records: a
+ * packed record may end several. Socket lock held.
  */
 static void kws_rx_enqueue(struct kws_ctx *ctx, struct sk_buff *skb,
 			   u32 charge)
@@ -74,6 +75,66 @@ static void kws_rx_enqueue(struct kws_ctx *ctx, struct sk_buff *skb,
 	__skb_queue_tail(&ctx->rx_queue, skb);
 }
 
+/*
+ * One chunk of a message on the queue: a whole record, or one segment of a
+ * packed record. What kws_rx_deliver(), MSG_PEEK and SIOCINQ walk.
+ */
+struct kws_rx_chunk {
+	struct sk_buff	*skb;
+	u32		seg;		/* packed: offset of its header */
+	u32		off;		/* first byte in skb */
+	u32		len;
+	u8		opcode;
+	u8		eom;
+};
+
+static void kws_rx_chunk_seg(struct sk_buff *skb, u32 seg,
+			     struct kws_rx_chunk *c)
+{
+	const struct kws_rx_seg *h = (const void *)(skb->data + seg);
+
+	c->skb = skb;
+	c->seg = seg;
+	c->off = seg + sizeof(*h);
+	c->len = h->len;
+	c->opcode = h->opcode;
+	c->eom = h->eom;
+}
+
+/* The first chunk of record @skb. Socket lock held. */
+static void kws_rx_chunk_first(struct sk_buff *skb, struct kws_rx_chunk *c)
+{
+	const struct kws_rx_cb *cb = KWS_RX_CB(skb);
+
+	if (cb->packed) {
+		kws_rx_chunk_seg(skb, cb->off, c);
+		return;
+	}
+	c->skb = skb;
+	c->seg = 0;
+	c->off = cb->off;
+	c->len = cb->len;
+	c->opcode = cb->opcode;
+	c->eom = cb->eom;
+}
+
+/* Step @c to the chunk after it; false at the end. Socket lock held. */
+static bool kws_rx_chunk_next(const struct kws_ctx *ctx,
+			      struct kws_rx_chunk *c)
+{
+	struct sk_buff *skb = c->skb;
+
+	if (KWS_RX_CB(skb)->packed && c->off + c->len < skb->len) {
+		kws_rx_chunk_seg(skb, c->off + c->len, c);
+		return true;
+	}
+	skb = skb_peek_next(skb, &ctx->rx_queue);
+	if (!skb)
+		return false;
+	kws_rx_chunk_first(skb, c);
+	return true;
+}
+
 /* Socket lock held. */
 static void kws_rx_unlink(struct kws_ctx *ctx, struct sk_buff *skb)
 {
@@ -82,9 +143,53 @@ static void kws_rx_unlink(struct kws_ctx *ctx, struct sk_buff *skb)
 	__skb_unlink(skb, &ctx->rx_queue);
 	WRITE_ONCE(ctx->rx_held, ctx->rx_held - cb->charge);
 	ctx->rx_payload -= cb->len;
-	if (cb->eom)
-		WRITE_ONCE(ctx->rx_ready, ctx->rx_ready - 1);
 	consume_skb(skb);
+}
+
+/*
+ * @n bytes of the head chunk @c were delivered: uncharge them, step past
+ * them, and free the record once it is all delivered. A packed record's
+ * header moves forward over the delivered bytes (the skb is private).
+ * Socket lock held.
+ */
+static void kws_rx_consume(struct kws_ctx *ctx, const struct kws_rx_chunk *c,
+			   u32 n)
+{
+	struct sk_buff *skb = c->skb;
+	struct kws_rx_cb *cb = KWS_RX_CB(skb);
+	bool whole = n == c->len;
+
+	cb->len -= n;
+	cb->charge -= n;
+	ctx->rx_payload -= n;
+	WRITE_ONCE(ctx->rx_held, ctx->rx_held - n);
+	if (whole && c->eom)
+		WRITE_ONCE(ctx->rx_ready, ctx->rx_ready - 1);
+
+	if (cb->packed) {
+		if (whole) {
+			cb->off = c->off + n;
+		} else {
+			struct kws_rx_seg h = {
+				.len = c->len - n,
+				.opcode = c->opcode,
+				.eom = c->eom,
+			};
+
+			memcpy(skb->data + c->seg + n, &h, sizeof(h));
+			if (cb->last == c->seg)
+				cb->last = c->seg + n;
+			cb->off = c->seg + n;
+		}
+		if (cb->off < skb->len)
+			return;
+	} else {
+		cb->off += n;
+		cb->phase = (cb->phase + n) & 3;
+		if (!whole)
+			return;
+	}
+	kws_rx_unlink(ctx, skb);
 }
 
 /*
@@ -233,11 +338,27 @@ static void kws_rx_copy_in(struct sk_buff *rec, const u8 *src,
 		memcpy(dst, src, ev->len);
 }
 
+/* Append a chunk to packed record @rec as a segment of its own. */
+static void kws_rx_put_seg(struct sk_buff *rec, const u8 *src,
+			   const struct kws_event *ev, const u8 *mask,
+			   bool eom)
+{
+	struct kws_rx_seg h = {
+		.len = ev->len,
+		.opcode = ev->opcode,
+		.eom = eom,
+	};
+
+	skb_put_data(rec, &h, sizeof(h));
+	kws_rx_copy_in(rec, src, ev, mask);
+}
+
 /*
  * A chunk of data payload at @src, which is offset @off of @skb. Small
- * chunks are copied (appended to the message's last record when it has
- * room), so a record never pins a whole TCP skb for a few bytes; larger ones
- * become a clone of @skb (*@spare), charged by length.
+ * chunks are copied into a packed record (the tail one while it has room),
+ * so a record never pins a whole TCP skb for a few bytes and small messages
+ * do not cost an allocation each; larger ones become a clone of @skb
+ * (*@spare), charged by length.
  */
 static void kws_rx_data(struct kws_rx_desc *rd, struct sk_buff *skb,
 			u32 off, const u8 *src, const struct kws_event *ev,
@@ -270,34 +391,62 @@ static void kws_rx_data(struct kws_rx_desc *rd, struct sk_buff *skb,
 		return;
 	}
 
-	/* Same open message: the tail is its data record, not yet ended. */
+	/*
+	 * Into the tail record when it is packed and has room: as more of its
+	 * last chunk's message, or as the next message's first chunk.
+	 */
 	tail = skb_peek_tail(&ctx->rx_queue);
-	if (!(ev->flags & KWS_EV_FIRST) && tail) {
-		cb = KWS_RX_CB(tail);
-		if (cb->priv && !(cb->opcode & 0x8) && !cb->eom &&
-		    skb_tailroom(tail) >= ev->len) {
-			/* Already charged: the tailroom is in truesize. */
+	cb = tail ? KWS_RX_CB(tail) : NULL;
+	if (cb && cb->packed) {
+		bool first = ev->flags & KWS_EV_FIRST;
+		struct kws_rx_seg *h;
+
+		if (!first && !cb->eom && skb_tailroom(tail) >= ev->len) {
+			h = (void *)(tail->data + cb->last);
 			kws_rx_copy_in(tail, src, ev, mask);
-			cb->len += ev->len;
-			ctx->rx_payload += ev->len;
-			if (eom) {
-				cb->eom = 1;
-				WRITE_ONCE(ctx->rx_ready, ctx->rx_ready + 1);
-			}
-			return;
+			h->len += ev->len;
+			h->eom = eom;
+			goto appended;
+		}
+		/* A message's first chunk may have been empty, not queued. */
+		if (skb_tailroom(tail) >= sizeof(*h) + ev->len) {
+			cb->last = tail->len;
+			kws_rx_put_seg(tail, src, ev, mask, eom);
+			goto appended;
 		}
 	}
 
-	rec = ctx->rx_small_spare;
-	ctx->rx_small_spare = NULL;
-	kws_rx_copy_in(rec, src, ev, mask);
+	rec = ctx->rx_pack_spare;
+	ctx->rx_pack_spare = NULL;
+	kws_rx_put_seg(rec, src, ev, mask, eom);
 	*KWS_RX_CB(rec) = (struct kws_rx_cb){
 		.len = ev->len,
 		.opcode = ev->opcode,
 		.eom = eom,
 		.priv = 1,
+		.packed = 1,
 	};
 	kws_rx_enqueue(ctx, rec, rec->truesize);
+	return;
+
+appended:
+	/* Already charged: the tailroom is in truesize. */
+	cb->len += ev->len;
+	cb->opcode = ev->opcode;
+	cb->eom = eom;
+	ctx->rx_payload += ev->len;
+	if (eom)
+		WRITE_ONCE(ctx->rx_ready, ctx->rx_ready + 1);
+}
+
+/* Can the tail record take a small chunk of any size? Socket lock held. */
+static bool kws_rx_pack_room(struct kws_ctx *ctx)
+{
+	struct sk_buff *tail = skb_peek_tail(&ctx->rx_queue);
+
+	return tail && KWS_RX_CB(tail)->packed &&
+	       skb_tailroom(tail) >= sizeof(struct kws_rx_seg) +
+				     KWS_RX_COPY_MAX;
 }
 
 /*
@@ -358,7 +507,11 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 			if (!ctx->rx_small_spare)
 				ctx->rx_small_spare = alloc_skb(KWS_RX_COPY_MAX,
 								GFP_ATOMIC);
-			if ((big && !spare) || !ctx->rx_small_spare) {
+			if (!ctx->rx_pack_spare && !kws_rx_pack_room(ctx))
+				ctx->rx_pack_spare = alloc_skb(KWS_RX_PACK_SIZE,
+							       GFP_ATOMIC);
+			if ((big && !spare) || !ctx->rx_small_spare ||
+			    (!ctx->rx_pack_spare && !kws_rx_pack_room(ctx))) {
 				rd->stop = true;
 				rd->nomem = true;
 				consumed += used;
@@ -469,6 +622,11 @@ void kws_rx_parse(struct sock *sk, struct kws_ctx *ctx)
 	if (!rd.stop && skb_queue_empty(&ctx->rx_leftover))
 		tcp_read_sock(sk, &desc, kws_rx_actor);
 	kws_rx_check_eof(sk, ctx, &rd);
+	/* An idle connection keeps no packing spare (2 KiB). */
+	if (skb_queue_empty(&ctx->rx_queue)) {
+		kfree_skb(ctx->rx_pack_spare);
+		ctx->rx_pack_spare = NULL;
+	}
 
 	if (rd.nomem)
 		kws_queue_delayed_work(ctx, &ctx->rx_work, HZ / 50 + 1);
@@ -523,6 +681,8 @@ void kws_rx_purge(struct sock *sk, struct kws_ctx *ctx)
 	__skb_queue_purge(&ctx->rx_leftover);
 	kfree_skb(ctx->rx_small_spare);
 	ctx->rx_small_spare = NULL;
+	kfree_skb(ctx->rx_pack_spare);
+	ctx->rx_pack_spare = NULL;
 	kfree_skb(ctx->rx_close_reason);
 	ctx->rx_close_reason = NULL;
 	WRITE_ONCE(ctx->rx_held, 0);
@@ -588,6 +748,17 @@ static int kws_rx_copy(const struct sk_buff *skb, const struct kws_rx_cb *cb,
 	return 0;
 }
 
+/* Copy @n bytes of chunk @c to the user. */
+static int kws_rx_copy_chunk(const struct kws_rx_chunk *c, struct msghdr *msg,
+			     u32 n)
+{
+	if (!KWS_RX_CB(c->skb)->packed)
+		return kws_rx_copy(c->skb, KWS_RX_CB(c->skb), msg, n);
+	if (copy_to_iter(c->skb->data + c->off, n, &msg->msg_iter) != n)
+		return -EFAULT;
+	return 0;
+}
+
 /*
  * The close, after every record: WS_CMSG_OPCODE + WS_CMSG_CLOSE and the
  * reason as payload, MSG_EOR on its last byte; then EOF. Without room for
@@ -639,50 +810,46 @@ static int kws_rx_deliver(struct sock *sk, struct kws_ctx *ctx,
 			  struct msghdr *msg, size_t len, int flags)
 {
 	bool peek = flags & MSG_PEEK;
-	struct sk_buff *skb, *next;
+	struct kws_rx_chunk c;
+	struct sk_buff *skb;
 	size_t copied = 0;
-	u8 opcode;
+	bool more;
 	int err;
 
 	skb = skb_peek(&ctx->rx_queue);
 	if (!skb)
 		return kws_rx_deliver_close(ctx, msg, len, flags);
 
-	opcode = KWS_RX_CB(skb)->opcode;
+	kws_rx_chunk_first(skb, &c);
 	/* read()/recv() of data: no control buffer, so no MSG_CTRUNC noise. */
-	if ((opcode & 0x8) || msg->msg_controllen) {
-		err = put_cmsg(msg, SOL_WS, WS_CMSG_OPCODE, sizeof(opcode),
-			       &opcode);
+	if ((c.opcode & 0x8) || msg->msg_controllen) {
+		err = put_cmsg(msg, SOL_WS, WS_CMSG_OPCODE, sizeof(c.opcode),
+			       &c.opcode);
 		if (err)
 			return err;
 		/* A ping/pong must not pass for data: leave it queued. */
-		if ((opcode & 0x8) && (msg->msg_flags & MSG_CTRUNC))
+		if ((c.opcode & 0x8) && (msg->msg_flags & MSG_CTRUNC))
 			return -EIO;
 	}
 
-	while (skb) {
-		struct kws_rx_cb *cb = KWS_RX_CB(skb);
-		u32 n = min_t(size_t, cb->len, len - copied);
-		bool whole = n == cb->len;
-		bool eom = cb->eom && whole;
+	for (;;) {
+		u32 n = min_t(size_t, c.len, len - copied);
+		bool whole = n == c.len;
+		bool eom = c.eom && whole;
 
-		err = kws_rx_copy(skb, cb, msg, n);
+		err = kws_rx_copy_chunk(&c, msg, n);
 		if (err)
 			return copied ? copied : err;
 		copied += n;
 
 		if (peek) {
-			next = skb_peek_next(skb, &ctx->rx_queue);
+			more = kws_rx_chunk_next(ctx, &c);
 		} else {
-			cb->off += n;
-			cb->len -= n;
-			cb->phase = (cb->phase + n) & 3;
-			cb->charge -= n;
-			ctx->rx_payload -= n;
-			WRITE_ONCE(ctx->rx_held, ctx->rx_held - n);
-			if (whole)
-				kws_rx_unlink(ctx, skb);	/* frees cb */
-			next = skb_peek(&ctx->rx_queue);
+			kws_rx_consume(ctx, &c, n);	/* may free c.skb */
+			skb = skb_peek(&ctx->rx_queue);
+			more = skb;
+			if (more)
+				kws_rx_chunk_first(skb, &c);
 		}
 		if (eom) {
 			msg->msg_flags |= MSG_EOR;
@@ -691,14 +858,12 @@ static int kws_rx_deliver(struct sock *sk, struct kws_ctx *ctx,
 		if (!whole)
 			break;
 		/*
-		 * The next record continues this message when it is data;
+		 * The next chunk continues this message when it is data;
 		 * take it while there is room, and always when it is the
 		 * empty end of the message, so MSG_EOR is not left behind.
 		 */
-		if (!next || (KWS_RX_CB(next)->opcode & 0x8) ||
-		    (copied == len && KWS_RX_CB(next)->len))
+		if (!more || (c.opcode & 0x8) || (copied == len && c.len))
 			break;
-		skb = next;
 	}
 	return copied;
 }
@@ -808,24 +973,23 @@ out:
  */
 int kws_rx_inq(const struct kws_ctx *ctx)
 {
-	const struct sk_buff *skb = skb_peek(&ctx->rx_queue);
+	struct sk_buff *skb = skb_peek(&ctx->rx_queue);
+	struct kws_rx_chunk c;
 	u64 n = 0;
 
 	if (!skb)
 		return ctx->rx_eof && !ctx->rx_done ?
 		       ctx->rx_close_len - ctx->rx_close_off : 0;
-	if (KWS_RX_CB(skb)->opcode & 0x8)
-		return KWS_RX_CB(skb)->len;
-	for (; skb; skb = skb_peek_next((struct sk_buff *)skb,
-					&ctx->rx_queue)) {
-		const struct kws_rx_cb *cb = KWS_RX_CB(skb);
-
-		if (cb->opcode & 0x8)
+	kws_rx_chunk_first(skb, &c);
+	if (c.opcode & 0x8)
+		return c.len;
+	do {
+		if (c.opcode & 0x8)
 			break;
-		n += cb->len;
-		if (cb->eom)
+		n += c.len;
+		if (c.eom)
 			break;
-	}
+	} while (kws_rx_chunk_next(ctx, &c));
 	return min_t(u64, n, INT_MAX);
 }
 
