@@ -34,6 +34,8 @@
 #define KWS_RX_COPY_MAX		128
 /* Data room of a packed record: its skb is one kmalloc-2k object. */
 #define KWS_RX_PACK_SIZE	SKB_WITH_OVERHEAD(2048)
+/* Most messages one WS_RECV_BATCH recvmsg() returns (its stack array). */
+#define KWS_RX_BATCH_MAX	64
 /* Unmasking bounce buffer for recvmsg(), on its stack. */
 #define KWS_RX_BOUNCE		256
 /* Largest control frame on the wire: header plus 125 bytes of payload. */
@@ -127,6 +129,7 @@ struct kws_ctx {
 	u8			rx_done;	/* the app consumed it: EOF */
 	u16			rx_failed;	/* close code we failed with */
 	u8			rx_abnormal;	/* TCP ended without a close */
+	u8			rx_batch;	/* WS_RECV_BATCH */
 	/*
 	 * The close delivered last, after every queued record; the peer's
 	 * reason, if any, in rx_close_reason->data (a small private skb).

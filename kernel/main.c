@@ -207,6 +207,21 @@ static int kws_set_tx_opcode(struct kws_ctx *ctx, sockptr_t optval,
 	return 0;
 }
 
+static int kws_set_recv_batch(struct kws_ctx *ctx, sockptr_t optval,
+			      unsigned int optlen)
+{
+	int val;
+
+	if (optlen != sizeof(val))
+		return -EINVAL;
+	if (copy_from_sockptr(&val, optval, sizeof(val)))
+		return -EFAULT;
+	if (val != 0 && val != 1)
+		return -EINVAL;
+	ctx->rx_batch = val;
+	return 0;
+}
+
 static int kws_set_keepalive(struct kws_ctx *ctx, sockptr_t optval,
 			     unsigned int optlen)
 {
@@ -248,6 +263,9 @@ static int kws_do_setsockopt(struct sock *sk, int optname, sockptr_t optval,
 		break;
 	case WS_KEEPALIVE:
 		err = kws_set_keepalive(ctx, optval, optlen);
+		break;
+	case WS_RECV_BATCH:
+		err = kws_set_recv_batch(ctx, optval, optlen);
 		break;
 	default:
 		err = -ENOPROTOOPT;
@@ -294,7 +312,7 @@ static int kws_do_getsockopt(struct sock *sk, int optname,
 	struct ws_keepalive ka;
 	struct kws_ctx *ctx;
 	u64 max_msg;
-	int val;
+	int val, batch;
 
 	lock_sock(sk);
 	ctx = kws_get_ctx(sk);
@@ -311,6 +329,7 @@ static int kws_do_getsockopt(struct sock *sk, int optname,
 	ka = ctx->keepalive;
 	max_msg = ctx->max_msg;
 	val = ctx->tx_opcode;
+	batch = ctx->rx_batch;
 	release_sock(sk);
 
 	switch (optname) {
@@ -326,6 +345,8 @@ static int kws_do_getsockopt(struct sock *sk, int optname,
 		return kws_put_opt(optval, optlen, &max_msg, sizeof(max_msg));
 	case WS_KEEPALIVE:
 		return kws_put_opt(optval, optlen, &ka, sizeof(ka));
+	case WS_RECV_BATCH:
+		return kws_put_opt(optval, optlen, &batch, sizeof(batch));
 	default:
 		return -ENOPROTOOPT;
 	}

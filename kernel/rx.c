@@ -802,6 +802,57 @@ static int kws_rx_deliver_close(struct kws_ctx *ctx, struct msghdr *msg,
 }
 
 /*
+ * Copy up to @len bytes of the message whose next chunk is *@c, never past
+ * its end or a control record; *@eom tells whether its last byte went.
+ * Leaves *@c at the chunk that follows (the new head unless peeking);
+ * returns false in *@more when there is none. Socket lock and the reader
+ * flag held.
+ */
+static int kws_rx_copy_msg(struct kws_ctx *ctx, struct msghdr *msg,
+			   size_t len, bool peek, struct kws_rx_chunk *c,
+			   bool *eom, bool *more)
+{
+	size_t copied = 0;
+	int err;
+
+	*eom = false;
+	for (;;) {
+		u32 n = min_t(size_t, c->len, len - copied);
+		bool whole = n == c->len;
+		bool end = c->eom && whole;
+		struct sk_buff *skb;
+
+		err = kws_rx_copy_chunk(c, msg, n);
+		if (err) {
+			*more = true;
+			return copied ? copied : err;
+		}
+		copied += n;
+		*eom = end;
+
+		if (peek) {
+			*more = kws_rx_chunk_next(ctx, c);
+		} else {
+			kws_rx_consume(ctx, c, n);	/* may free c->skb */
+			skb = skb_peek(&ctx->rx_queue);
+			*more = skb;
+			if (skb)
+				kws_rx_chunk_first(skb, c);
+		}
+		if (*eom || !whole)
+			break;
+		/*
+		 * The next chunk continues this message when it is data;
+		 * take it while there is room, and always when it is the
+		 * empty end of the message, so MSG_EOR is not left behind.
+		 */
+		if (!*more || (c->opcode & 0x8) || (copied == len && c->len))
+			break;
+	}
+	return copied;
+}
+
+/*
  * Copy (part of) the message at the head of the queue: never more than one
  * message, never a control record together with data. Socket lock and
  * the reader flag held.
@@ -809,12 +860,10 @@ static int kws_rx_deliver_close(struct kws_ctx *ctx, struct msghdr *msg,
 static int kws_rx_deliver(struct sock *sk, struct kws_ctx *ctx,
 			  struct msghdr *msg, size_t len, int flags)
 {
-	bool peek = flags & MSG_PEEK;
 	struct kws_rx_chunk c;
 	struct sk_buff *skb;
-	size_t copied = 0;
-	bool more;
-	int err;
+	bool eom, more;
+	int err, copied;
 
 	skb = skb_peek(&ctx->rx_queue);
 	if (!skb)
@@ -832,40 +881,88 @@ static int kws_rx_deliver(struct sock *sk, struct kws_ctx *ctx,
 			return -EIO;
 	}
 
-	for (;;) {
-		u32 n = min_t(size_t, c.len, len - copied);
-		bool whole = n == c.len;
-		bool eom = c.eom && whole;
-
-		err = kws_rx_copy_chunk(&c, msg, n);
-		if (err)
-			return copied ? copied : err;
-		copied += n;
-
-		if (peek) {
-			more = kws_rx_chunk_next(ctx, &c);
-		} else {
-			kws_rx_consume(ctx, &c, n);	/* may free c.skb */
-			skb = skb_peek(&ctx->rx_queue);
-			more = skb;
-			if (more)
-				kws_rx_chunk_first(skb, &c);
-		}
-		if (eom) {
-			msg->msg_flags |= MSG_EOR;
-			break;
-		}
-		if (!whole)
-			break;
-		/*
-		 * The next chunk continues this message when it is data;
-		 * take it while there is room, and always when it is the
-		 * empty end of the message, so MSG_EOR is not left behind.
-		 */
-		if (!more || (c.opcode & 0x8) || (copied == len && c.len))
-			break;
-	}
+	copied = kws_rx_copy_msg(ctx, msg, len, flags & MSG_PEEK, &c, &eom,
+				 &more);
+	if (copied >= 0 && eom)
+		msg->msg_flags |= MSG_EOR;
 	return copied;
+}
+
+/* The bytes of the whole message at *@c, or -1 if it is not all queued. */
+static s64 kws_rx_msg_size(const struct kws_ctx *ctx,
+			   const struct kws_rx_chunk *c)
+{
+	struct kws_rx_chunk d = *c;
+	s64 size = 0;
+
+	do {
+		if (d.opcode & 0x8)
+			return -1;
+		size += d.len;
+		if (d.eom)
+			return size;
+	} while (kws_rx_chunk_next(ctx, &d));
+	return -1;
+}
+
+/*
+ * WS_RECV_BATCH: whole data messages back to back, described by one
+ * WS_CMSG_BATCH array, as many as fit in @len and in the control buffer
+ * (at most KWS_RX_BATCH_MAX). A control record, the close, or a message
+ * that is not all queued or does not fit ends the batch; the first message
+ * is then returned in part, as without batching. The head is data. Socket
+ * lock and the reader flag held.
+ */
+static int kws_rx_deliver_batch(struct kws_ctx *ctx, struct msghdr *msg,
+				size_t len, int flags, unsigned int room)
+{
+	struct ws_msg_desc desc[KWS_RX_BATCH_MAX];
+	bool peek = flags & MSG_PEEK;
+	unsigned int nr = 0;
+	struct kws_rx_chunk c;
+	size_t copied = 0;
+	bool eom, more;
+	int n;
+
+	kws_rx_chunk_first(skb_peek(&ctx->rx_queue), &c);
+	do {
+		struct ws_msg_desc *d = &desc[nr];
+		s64 size = kws_rx_msg_size(ctx, &c);
+
+		if (nr && (size < 0 || size > len - copied))
+			break;
+		d->opcode = c.opcode;
+		n = kws_rx_copy_msg(ctx, msg, len - copied, peek, &c, &eom,
+				    &more);
+		if (n < 0) {
+			if (!nr)
+				return n;
+			break;
+		}
+		d->len = n;
+		d->flags = eom ? WS_MSG_EOR : 0;
+		d->reserved = 0;
+		copied += n;
+		nr++;
+	} while (eom && more && !(c.opcode & 0x8) && nr < room);
+
+	if (desc[nr - 1].flags & WS_MSG_EOR)
+		msg->msg_flags |= MSG_EOR;
+	/* Room was checked: no MSG_CTRUNC. */
+	n = put_cmsg(msg, SOL_WS, WS_CMSG_BATCH, nr * sizeof(desc[0]), desc);
+	return n ? n : copied;
+}
+
+/* How many ws_msg_desc fit in the caller's control buffer, at most 64. */
+static unsigned int kws_rx_batch_room(const struct msghdr *msg)
+{
+	/* The native header: a 32-bit caller's is smaller, never larger. */
+	size_t hdr = CMSG_LEN(0);
+
+	if (msg->msg_controllen < hdr + sizeof(struct ws_msg_desc))
+		return 0;
+	return min_t(size_t, KWS_RX_BATCH_MAX,
+		     (msg->msg_controllen - hdr) / sizeof(struct ws_msg_desc));
 }
 
 /*
@@ -906,6 +1003,23 @@ static void kws_rx_reader_unlock(struct sock *sk, struct kws_ctx *ctx)
 		wake_up_all(&ctx->rx_wq);
 	}
 	release_sock(sk);
+}
+
+/* Batched when asked and the head is data. Socket lock, reader flag held. */
+static int kws_rx_deliver_any(struct sock *sk, struct kws_ctx *ctx,
+			      struct msghdr *msg, size_t len, int flags)
+{
+	struct sk_buff *skb = skb_peek(&ctx->rx_queue);
+	unsigned int room;
+
+	if (ctx->rx_batch && skb && !(KWS_RX_CB(skb)->opcode & 0x8)) {
+		room = kws_rx_batch_room(msg);
+		/* Without room for one entry: one message, as unbatched. */
+		if (room)
+			return kws_rx_deliver_batch(ctx, msg, len, flags,
+						    room);
+	}
+	return kws_rx_deliver(sk, ctx, msg, len, flags);
 }
 
 int kws_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
@@ -955,7 +1069,7 @@ int kws_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		remove_wait_queue(sk_sleep(sk), &wait);
 	}
 
-	err = kws_rx_deliver(sk, ctx, msg, len, flags);
+	err = kws_rx_deliver_any(sk, ctx, msg, len, flags);
 	/* Room was made: pull what TCP holds back. */
 	if (!(flags & MSG_PEEK))
 		kws_rx_parse(sk, ctx);

@@ -11,6 +11,8 @@
  * From WS_CONFIG on, recvmsg() returns at most one message per call (MSG_EOR
  * on the call that returns its last byte) with a WS_CMSG_OPCODE control
  * message, and sendmsg() sends one message per call (a fragment with MSG_MORE).
+ * With WS_RECV_BATCH, one recvmsg() returns many whole messages, described by
+ * a WS_CMSG_BATCH array of struct ws_msg_desc.
  * Documentation/abi.md describes every item and its errno.
  */
 #ifndef _UAPI_LINUX_KWS_H
@@ -29,6 +31,7 @@
 #define WS_TX_OPCODE		5	/* int: opcode of plain write()/send() */
 #define WS_MAX_MSG_SIZE		6	/* __u64: largest message accepted (1009) */
 #define WS_KEEPALIVE		7	/* struct ws_keepalive */
+#define WS_RECV_BATCH		8	/* int 0/1: recvmsg returns many messages */
 
 /* Largest WS_LEFTOVER total; more fails with EMSGSIZE. */
 #define WS_LEFTOVER_MAX		65536
@@ -98,6 +101,23 @@ struct ws_keepalive {
 /* Control message types at SOL_WS */
 #define WS_CMSG_OPCODE		1	/* __u8 WS_OP_*: recvmsg and sendmsg */
 #define WS_CMSG_CLOSE		2	/* struct ws_close: recvmsg and sendmsg */
+#define WS_CMSG_BATCH		3	/* struct ws_msg_desc[]: recvmsg with
+					 * WS_RECV_BATCH, one per message
+					 */
+
+/*
+ * WS_RECV_BATCH: one recvmsg() copies whole data messages back to back and
+ * describes them, in order, in one WS_CMSG_BATCH array of these.
+ */
+struct ws_msg_desc {
+	__u32	len;		/* bytes of this message in the buffer */
+	__u8	opcode;		/* WS_OP_TEXT or WS_OP_BINARY */
+	__u8	flags;		/* WS_MSG_* */
+	__u16	reserved;	/* zero */
+};
+
+/* ws_msg_desc.flags */
+#define WS_MSG_EOR		(1U << 0) /* this entry ends its message */
 
 /* ws_close.flags (recvmsg only; sendmsg requires 0) */
 #define WS_CLOSE_LOCAL		(1U << 0) /* the kernel failed the connection:
