@@ -11,6 +11,9 @@
  *          own WS_CMSG_OPCODE and MSG_EOR, the close as the last entry,
  *          EOF entries after it; messages larger than an entry's buffer
  *          continue in the next entries; MSG_WAITFORONE, MSG_DONTWAIT
+ *   bat    WS_RECV_BATCH: whole messages back to back per recvmsg, one
+ *          WS_CMSG_BATCH array describing them; control records and the
+ *          close alone; limits from the buffer and the control buffer
  *   uring  io_uring (liburing): recv, recvmsg (cmsg), send and sendmsg
  *          (framing, opcode and close by cmsg, MSG_MORE, large sends),
  *          multishot recv and recvmsg with a provided buffer ring
@@ -556,6 +559,355 @@ TEST_F(mmsg, control_entries)
 	expect_mm_message(_metadata, self->m, 3, mixed, 1);
 	close(fd);
 	close(peer);
+}
+
+/* ---- WS_RECV_BATCH ------------------------------------------------------- */
+
+/* What one batched recvmsg returned. */
+struct brx {
+	ssize_t n;
+	int flags;			/* msg_flags */
+	unsigned int nr;		/* WS_CMSG_BATCH entries */
+	struct ws_msg_desc d[64];
+	struct rx rx;			/* the other control messages */
+};
+
+/* recvmsg with a control buffer for @entries descriptors (and no more). */
+static void batch_recv(int fd, void *buf, size_t len, unsigned int entries,
+		       int flags, struct brx *b)
+{
+	union {
+		char buf[CMSG_SPACE(64 * sizeof(struct ws_msg_desc)) +
+			 WS_RX_CMSG_SPACE];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = entries ?
+			CMSG_SPACE(entries * sizeof(struct ws_msg_desc)) :
+			sizeof(cbuf.buf),
+	};
+	struct cmsghdr *c;
+
+	memset(b, 0, sizeof(*b));
+	rx_init(&b->rx, 0);
+	b->n = recvmsg(fd, &msg, flags);
+	if (b->n < 0)
+		return;
+	b->flags = msg.msg_flags;
+	b->rx.flags = msg.msg_flags;
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == SOL_WS && c->cmsg_type == WS_CMSG_BATCH) {
+			b->nr = (c->cmsg_len - CMSG_LEN(0)) / sizeof(b->d[0]);
+			memcpy(b->d, CMSG_DATA(c), b->nr * sizeof(b->d[0]));
+		} else {
+			rx_note_cmsg(&b->rx, c);
+		}
+	}
+}
+
+static void set_batch(struct __test_metadata *_metadata, int fd, int on)
+{
+	int got = -1;
+	socklen_t len = sizeof(got);
+
+	ASSERT_EQ(0, setsockopt(fd, SOL_WS, WS_RECV_BATCH, &on, sizeof(on)));
+	ASSERT_EQ(0, getsockopt(fd, SOL_WS, WS_RECV_BATCH, &got, &len));
+	ASSERT_EQ(on, got);
+}
+
+/*
+ * Entries @first.. of @b hold messages @k.. of @msgs, whole, back to back
+ * from @buf; returns the bytes they take.
+ */
+static size_t expect_batch(struct __test_metadata *_metadata,
+			   const struct brx *b, const uint8_t *buf,
+			   unsigned int nr, const struct msg_spec *msgs,
+			   unsigned int k)
+{
+	size_t off = 0;
+	unsigned int i;
+
+	EXPECT_FALSE(b->flags & MSG_CTRUNC);
+	EXPECT_EQ(-1, b->rx.op);
+	EXPECT_EQ(0, b->rx.foreign);
+	ASSERT_EQ(nr, b->nr);
+	for (i = 0; i < nr; i++) {
+		uint8_t *p = msg_payload(msgs, k + i);
+
+		EXPECT_EQ(msgs[k + i].op, b->d[i].opcode) {
+			TH_LOG("entry %u: opcode %s", i, opname(b->d[i].opcode));
+		}
+		EXPECT_EQ(WS_MSG_EOR, b->d[i].flags);
+		EXPECT_EQ(0, b->d[i].reserved);
+		ASSERT_EQ(msgs[k + i].len, b->d[i].len) {
+			TH_LOG("entry %u: %u bytes, expected %zu", i,
+			       b->d[i].len, msgs[k + i].len);
+		}
+		if (msgs[k + i].len)
+			EXPECT_EQ(0, memcmp(buf + off, p, msgs[k + i].len)) {
+				TH_LOG("entry %u: payload differs", i);
+			}
+		off += msgs[k + i].len;
+		free(p);
+	}
+	EXPECT_EQ((ssize_t)off, b->n);
+	EXPECT_TRUE(b->flags & MSG_EOR);
+	return off;
+}
+
+FIXTURE(bat) {
+	int fd;
+	int peer;
+	uint8_t *buf;
+};
+
+FIXTURE_VARIANT(bat) {
+	int role;
+};
+
+FIXTURE_VARIANT_ADD(bat, server) {
+	.role = WS_ROLE_SERVER,
+};
+
+FIXTURE_VARIANT_ADD(bat, client) {
+	.role = WS_ROLE_CLIENT,
+};
+
+#define BAT_BUF	65536
+
+FIXTURE_SETUP(bat)
+{
+	self->fd = self->peer = -1;
+	self->buf = malloc(BAT_BUF);
+	if (!self->buf)
+		abort();
+	if (!ws_pair(_metadata, AF_INET, variant->role, WS_F_DELIVER_CONTROL,
+		     0, &self->fd, &self->peer))
+		return;
+	set_batch(_metadata, self->fd, 1);
+}
+
+FIXTURE_TEARDOWN(bat)
+{
+	close(self->fd);
+	close(self->peer);
+	free(self->buf);
+}
+
+/* Many small messages, text and binary, zero-length ones: one call. */
+TEST_F(bat, many_messages_one_call)
+{
+	struct msg_spec m[60];
+	unsigned int i;
+	struct brx b;
+
+	for (i = 0; i < 60; i++) {
+		m[i].op = i % 3 ? WS_OP_BINARY : WS_OP_TEXT;
+		m[i].len = i % 7 == 3 ? 0 : (i * 37) % 200;
+	}
+	peer_send_messages(_metadata, self->peer, variant->role, m, 60);
+	wait_parsed(_metadata, self->fd, 60);
+	batch_recv(self->fd, self->buf, BAT_BUF, 0, MSG_DONTWAIT, &b);
+	ASSERT_LT(0, b.n);
+	expect_batch(_metadata, &b, self->buf, 60, m, 0);
+	/* The mixed list too: a 4 KiB message among them. */
+	peer_send_messages(_metadata, self->peer, variant->role, mixed,
+			   N_MIXED);
+	wait_parsed(_metadata, self->fd, 60 + N_MIXED);
+	batch_recv(self->fd, self->buf, BAT_BUF, 0, MSG_DONTWAIT, &b);
+	expect_batch(_metadata, &b, self->buf, N_MIXED, mixed, 0);
+}
+
+/*
+ * A message that does not fit ends the batch; alone, it comes in parts
+ * without WS_MSG_EOR, and its end is the first entry of a later batch.
+ */
+TEST_F(bat, message_larger_than_buffer)
+{
+	static const struct msg_spec m[] = {
+		{ WS_OP_TEXT, 64 }, { WS_OP_BINARY, 2500 },
+		{ WS_OP_BINARY, 10 }, { WS_OP_TEXT, 0 },
+	};
+	uint8_t *big = msg_payload(m, 1);
+	struct brx b;
+
+	peer_send_messages(_metadata, self->peer, variant->role, m, 4);
+	wait_parsed(_metadata, self->fd, 4);
+	batch_recv(self->fd, self->buf, 1000, 0, MSG_DONTWAIT, &b);
+	expect_batch(_metadata, &b, self->buf, 1, m, 0);
+
+	batch_recv(self->fd, self->buf, 1000, 0, MSG_DONTWAIT, &b);
+	ASSERT_EQ(1000, b.n);
+	ASSERT_EQ(1, b.nr);
+	EXPECT_EQ(1000, b.d[0].len);
+	EXPECT_EQ(WS_OP_BINARY, b.d[0].opcode);
+	EXPECT_EQ(0, b.d[0].flags);
+	EXPECT_FALSE(b.flags & MSG_EOR);
+	EXPECT_EQ(0, memcmp(self->buf, big, 1000));
+	batch_recv(self->fd, self->buf, 1000, 0, MSG_DONTWAIT, &b);
+	ASSERT_EQ(1000, b.n);
+	EXPECT_EQ(0, b.d[0].flags);
+	EXPECT_EQ(0, memcmp(self->buf, big + 1000, 1000));
+	/* The last 500 bytes end it; the two small messages follow. */
+	batch_recv(self->fd, self->buf, 1000, 0, MSG_DONTWAIT, &b);
+	ASSERT_EQ(510, b.n);
+	ASSERT_EQ(3, b.nr);
+	EXPECT_EQ(500, b.d[0].len);
+	EXPECT_EQ(WS_OP_BINARY, b.d[0].opcode);
+	EXPECT_EQ(WS_MSG_EOR, b.d[0].flags);
+	EXPECT_EQ(0, memcmp(self->buf, big + 2000, 500));
+	EXPECT_EQ(10, b.d[1].len);
+	EXPECT_EQ(0, b.d[2].len);
+	EXPECT_EQ(WS_OP_TEXT, b.d[2].opcode);
+	EXPECT_EQ(WS_MSG_EOR, b.d[2].flags);
+	EXPECT_TRUE(b.flags & MSG_EOR);
+	free(big);
+}
+
+/* Pings, pongs and the close are never in a batch: each comes alone. */
+TEST_F(bat, control_and_close_end_batch)
+{
+	bool masks = peer_masks(variant->role);
+	struct wbuf wb = {};
+	struct brx b;
+
+	wb_messages(&wb, variant->role, mixed, 3);
+	wb_frame(&wb, masks, true, WS_OP_PING, "p1", 2);
+	wb_message(&wb, variant->role, mixed, 3);
+	wb_close(&wb, masks, 1000, "bye", 3);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	wb_free(&wb);
+	wait_parsed(_metadata, self->fd, 4);
+
+	batch_recv(self->fd, self->buf, BAT_BUF, 0, MSG_DONTWAIT, &b);
+	expect_batch(_metadata, &b, self->buf, 3, mixed, 0);
+	batch_recv(self->fd, self->buf, BAT_BUF, 0, MSG_DONTWAIT, &b);
+	ASSERT_EQ(2, b.n);
+	EXPECT_EQ(0, b.nr);
+	EXPECT_EQ(WS_OP_PING, b.rx.op);
+	EXPECT_TRUE(b.flags & MSG_EOR);
+	EXPECT_EQ(0, memcmp(self->buf, "p1", 2));
+	batch_recv(self->fd, self->buf, BAT_BUF, 0, MSG_DONTWAIT, &b);
+	expect_batch(_metadata, &b, self->buf, 1, mixed, 3);
+	batch_recv(self->fd, self->buf, BAT_BUF, 0, MSG_DONTWAIT, &b);
+	ASSERT_EQ(3, b.n);
+	EXPECT_EQ(0, b.nr);
+	EXPECT_EQ(WS_OP_CLOSE, b.rx.op);
+	ASSERT_TRUE(b.rx.has_close);
+	EXPECT_EQ(1000, b.rx.close.code);
+	EXPECT_EQ(0, memcmp(self->buf, "bye", 3));
+	batch_recv(self->fd, self->buf, BAT_BUF, 0, MSG_DONTWAIT, &b);
+	EXPECT_EQ(0, b.n);
+	EXPECT_EQ(0, b.nr);
+}
+
+/*
+ * The control buffer bounds the entries, never with MSG_CTRUNC; without a
+ * control buffer (recv) one message comes per call, as unbatched.
+ */
+TEST_F(bat, entry_limit_from_control_buffer)
+{
+	struct brx b;
+	ssize_t n;
+
+	peer_send_messages(_metadata, self->peer, variant->role, mixed,
+			   N_MIXED);
+	wait_parsed(_metadata, self->fd, N_MIXED);
+	batch_recv(self->fd, self->buf, BAT_BUF, 5, MSG_DONTWAIT, &b);
+	expect_batch(_metadata, &b, self->buf, 5, mixed, 0);
+	batch_recv(self->fd, self->buf, BAT_BUF, 1, MSG_DONTWAIT, &b);
+	expect_batch(_metadata, &b, self->buf, 1, mixed, 5);
+	n = recv(self->fd, self->buf, BAT_BUF, MSG_DONTWAIT);
+	EXPECT_EQ((ssize_t)mixed[6].len, n);
+	batch_recv(self->fd, self->buf, BAT_BUF, 0, MSG_DONTWAIT, &b);
+	expect_batch(_metadata, &b, self->buf, N_MIXED - 7, mixed, 7);
+}
+
+/* MSG_PEEK returns the batch the next call takes. */
+TEST_F(bat, peek)
+{
+	struct brx b;
+
+	peer_send_messages(_metadata, self->peer, variant->role, mixed,
+			   N_MIXED);
+	wait_parsed(_metadata, self->fd, N_MIXED);
+	batch_recv(self->fd, self->buf, 2000, 0, MSG_DONTWAIT | MSG_PEEK, &b);
+	expect_batch(_metadata, &b, self->buf, 7, mixed, 0);
+	batch_recv(self->fd, self->buf, 2000, 0, MSG_DONTWAIT | MSG_PEEK, &b);
+	expect_batch(_metadata, &b, self->buf, 7, mixed, 0);
+	batch_recv(self->fd, self->buf, 2000, 0, MSG_DONTWAIT, &b);
+	expect_batch(_metadata, &b, self->buf, 7, mixed, 0);
+	batch_recv(self->fd, self->buf, BAT_BUF, 0, MSG_DONTWAIT | MSG_PEEK,
+		   &b);
+	expect_batch(_metadata, &b, self->buf, N_MIXED - 7, mixed, 7);
+}
+
+/* Off: one message per call with WS_CMSG_OPCODE; on again: batches. */
+TEST_F(bat, toggle_between_calls)
+{
+	int bad = 2;
+	struct brx b;
+
+	EXPECT_EQ(-1, setsockopt(self->fd, SOL_WS, WS_RECV_BATCH, &bad,
+				 sizeof(bad)));
+	EXPECT_EQ(EINVAL, errno);
+	peer_send_messages(_metadata, self->peer, variant->role, mixed,
+			   N_MIXED);
+	wait_parsed(_metadata, self->fd, N_MIXED);
+	batch_recv(self->fd, self->buf, BAT_BUF, 2, MSG_DONTWAIT, &b);
+	expect_batch(_metadata, &b, self->buf, 2, mixed, 0);
+	set_batch(_metadata, self->fd, 0);
+	batch_recv(self->fd, self->buf, BAT_BUF, 0, MSG_DONTWAIT, &b);
+	EXPECT_EQ(0, b.nr);
+	EXPECT_EQ((ssize_t)mixed[2].len, b.n);
+	EXPECT_EQ(mixed[2].op, b.rx.op);
+	EXPECT_TRUE(b.flags & MSG_EOR);
+	set_batch(_metadata, self->fd, 1);
+	batch_recv(self->fd, self->buf, BAT_BUF, 0, MSG_DONTWAIT, &b);
+	expect_batch(_metadata, &b, self->buf, N_MIXED - 3, mixed, 3);
+}
+
+/* recvmmsg: every entry is a batch of its own. */
+TEST_F(bat, recvmmsg_entries_are_batches)
+{
+	union {
+		char buf[CMSG_SPACE(4 * sizeof(struct ws_msg_desc))];
+		struct cmsghdr align;
+	} ctl[2];
+	struct mmsghdr h[2] = {};
+	struct iovec iov[2];
+	struct cmsghdr *c;
+	unsigned int i;
+	int n;
+
+	peer_send_messages(_metadata, self->peer, variant->role, mixed, 8);
+	wait_parsed(_metadata, self->fd, 8);
+	for (i = 0; i < 2; i++) {
+		iov[i].iov_base = self->buf + i * 8192;
+		iov[i].iov_len = 8192;
+		h[i].msg_hdr.msg_iov = &iov[i];
+		h[i].msg_hdr.msg_iovlen = 1;
+		h[i].msg_hdr.msg_control = ctl[i].buf;
+		h[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
+	}
+	n = recvmmsg(self->fd, h, 2, MSG_DONTWAIT, NULL);
+	ASSERT_EQ(2, n);
+	for (i = 0; i < 2; i++) {
+		struct brx b = { .n = h[i].msg_len, .flags = h[i].msg_hdr.msg_flags };
+
+		rx_init(&b.rx, b.flags);
+		c = CMSG_FIRSTHDR(&h[i].msg_hdr);
+		ASSERT_NE(NULL, c);
+		ASSERT_EQ(WS_CMSG_BATCH, c->cmsg_type);
+		b.nr = (c->cmsg_len - CMSG_LEN(0)) / sizeof(b.d[0]);
+		memcpy(b.d, CMSG_DATA(c), b.nr * sizeof(b.d[0]));
+		expect_batch(_metadata, &b, self->buf + i * 8192, 4, mixed,
+			     i * 4);
+	}
 }
 
 /* ---- io_uring ------------------------------------------------------------ */
@@ -1306,6 +1658,82 @@ TEST_F(uring, recvmsg_multishot)
 		} else {
 			expect_eof_record(_metadata, what, &rx, len);
 		}
+	}
+out:
+	mshot_free(rec, n);
+}
+
+/*
+ * WS_RECV_BATCH with multishot recvmsg and provided buffers: the queued
+ * messages come in one completion with their WS_CMSG_BATCH, the close in
+ * the next (WS_CMSG_OPCODE and WS_CMSG_CLOSE), then EOF.
+ */
+TEST_F(uring, recvmsg_multishot_batch)
+{
+	struct msghdr tmpl = {
+		.msg_controllen = CMSG_SPACE(64 * sizeof(struct ws_msg_desc)),
+	};
+	struct io_uring_recvmsg_out *o;
+	struct mshot_rec rec[MSHOT_MAX];
+	struct io_uring_sqe *sqe;
+	struct wbuf wb = {};
+	const uint8_t *d;
+	struct cmsghdr *c;
+	unsigned int n = 0;
+	struct brx b;
+	int on = 1;
+	size_t len;
+
+	if (!self->have_ring)
+		return;
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_WS, WS_RECV_BATCH, &on,
+				sizeof(on)));
+	if (!pbuf_setup(_metadata, &self->ring, &self->pb, 8,
+			sizeof(*o) + tmpl.msg_controllen + 8192))
+		return;
+	wb_messages(&wb, variant->role, mixed, N_MIXED);
+	wb_close(&wb, peer_masks(variant->role), 1000, "bye", 3);
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	wb_free(&wb);
+	wait_parsed(_metadata, self->fd, N_MIXED);
+
+	sqe = get_sqe(_metadata, &self->ring);
+	io_uring_prep_recvmsg_multishot(sqe, self->fd, &tmpl, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BGID;
+	ASSERT_EQ(1, io_uring_submit(&self->ring));
+	n = mshot_collect(_metadata, &self->ring, &self->pb, rec, MSHOT_MAX);
+	if (n == 1 && rec[0].res == -EINVAL)
+		SKIP(goto out, "multishot recvmsg refused (-EINVAL)");
+	ASSERT_EQ(3, n);
+	ASSERT_LT(0, rec[0].res);
+
+	o = io_uring_recvmsg_validate(rec[0].data, rec[0].res, &tmpl);
+	ASSERT_NE(NULL, o);
+	memset(&b, 0, sizeof(b));
+	rx_init(&b.rx, o->flags);
+	b.flags = o->flags;
+	for (c = io_uring_recvmsg_cmsg_firsthdr(o, &tmpl); c;
+	     c = io_uring_recvmsg_cmsg_nexthdr(o, &tmpl, c)) {
+		if (c->cmsg_level == SOL_WS && c->cmsg_type == WS_CMSG_BATCH) {
+			b.nr = (c->cmsg_len - CMSG_LEN(0)) / sizeof(b.d[0]);
+			memcpy(b.d, CMSG_DATA(c), b.nr * sizeof(b.d[0]));
+		} else {
+			rx_note_cmsg(&b.rx, c);
+		}
+	}
+	d = io_uring_recvmsg_payload(o, &tmpl);
+	b.n = io_uring_recvmsg_payload_length(o, rec[0].res, &tmpl);
+	expect_batch(_metadata, &b, d, N_MIXED, mixed, 0);
+
+	{
+		struct rx rx;
+
+		mshot_msg_rx(_metadata, &rec[1], &tmpl, &rx, &d, &len);
+		expect_close_record(_metadata, "close", &rx, d, len, 1000, 0,
+				    "bye");
+		mshot_msg_rx(_metadata, &rec[2], &tmpl, &rx, &d, &len);
+		expect_eof_record(_metadata, "eof", &rx, len);
 	}
 out:
 	mshot_free(rec, n);
