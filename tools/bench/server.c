@@ -7,7 +7,9 @@
  *   raw-*   plain TCP: the ceiling (echo, sink, sendfile)
  *   kws-*   the kernel ULP through the raw ABI (include/uapi/linux/kws.h):
  *           TCP_ULP "ws" + WS_CONFIG, recvmsg/recvmmsg/sendmsg, sendfile;
- *           kws-sinku receives with an io_uring multishot recvmsg
+ *           kws-sinku receives with an io_uring multishot recvmsg;
+ *           kws-batch and kws-batchu are kws-sink and kws-sinku with
+ *           WS_RECV_BATCH (many messages per call, one WS_CMSG_BATCH)
  *   lib-*   libkws forced onto its userspace codec (KWS_ATTACH_USERSPACE)
  *   user-write  read(file) + frame header + write(), by hand
  *   mem     kernel memory per attached idle connection (slab deltas)
@@ -49,7 +51,7 @@
 #endif
 
 enum kind { RAW, KWS, LIB, USER };
-enum op { ECHO, SINK, SINKM, SINKU, SENDFILE, MEM };
+enum op { ECHO, SINK, SINKM, SINKU, SINKB, SINKBU, SENDFILE, MEM };
 
 static struct {
 	int port, conns, timeout;
@@ -80,6 +82,7 @@ static const struct {
 	{ "raw-sendfile", RAW, SENDFILE },
 	{ "kws-echo", KWS, ECHO }, { "kws-sink", KWS, SINK },
 	{ "kws-sinkm", KWS, SINKM }, { "kws-sinku", KWS, SINKU },
+	{ "kws-batch", KWS, SINKB }, { "kws-batchu", KWS, SINKBU },
 	{ "kws-sendfile", KWS, SENDFILE },
 	{ "lib-echo", LIB, ECHO }, { "lib-sink", LIB, SINK },
 	{ "user-write", USER, SENDFILE }, { "mem", KWS, MEM },
@@ -184,6 +187,18 @@ static int kws_opcode(struct msghdr *m)
 	return op;
 }
 
+/* Count the messages one WS_CMSG_BATCH describes (those that end). */
+static int kws_batch_msgs(const struct cmsghdr *cm)
+{
+	const struct ws_msg_desc *d = (const void *)CMSG_DATA(cm);
+	size_t i, nr = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(*d);
+	int msgs = 0;
+
+	for (i = 0; i < nr; i++)
+		msgs += d[i].flags & WS_MSG_EOR;
+	return msgs;
+}
+
 /* A whole reply in one sendmsg: a partial send would split the message. */
 static int kws_send_msg(int fd, const uint8_t *p, size_t n)
 {
@@ -239,6 +254,44 @@ static int kws_readable(struct conn *c)
 	}
 }
 
+/* Room for a full batch (64 descriptors) and for the close's cmsgs. */
+union ws_bcbuf {
+	char buf[CMSG_SPACE(64 * sizeof(struct ws_msg_desc)) + sizeof(union ws_cbuf)];
+	struct cmsghdr align;
+};
+
+/* One-way sink with WS_RECV_BATCH: many whole messages per recvmsg. */
+static int kws_readable_batch(struct conn *c)
+{
+	union ws_bcbuf cb;
+	struct iovec iov = { sbuf, opt.bufsize };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	for (;;) {
+		int op = -1, msgs = -1;
+
+		m.msg_control = cb.buf;
+		m.msg_controllen = sizeof(cb.buf);
+		n = recvmsg(c->fd, &m, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n < 0)
+			return -1;
+		for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+			if (cm->cmsg_level == SOL_WS && cm->cmsg_type == WS_CMSG_BATCH)
+				msgs = kws_batch_msgs(cm);
+			else
+				op = kws_cmsg_opcode(cm, op);
+		}
+		if (msgs < 0)	/* not a batch: the close, EOF */
+			return -1;
+		shm->bytes += n;
+		shm->msgs += msgs;
+	}
+}
+
 #define MMSG_BATCH 64
 
 /* One-way sink with recvmmsg: up to MMSG_BATCH messages per system call. */
@@ -290,9 +343,11 @@ static int kws_readable_mmsg(struct conn *c)
  */
 static void kws_sink_uring(int lfd)
 {
-	const size_t bsize = sizeof(struct io_uring_recvmsg_out) +
-			     sizeof(union ws_cbuf) + 4096;
-	struct msghdr tmpl = { .msg_controllen = sizeof(union ws_cbuf) };
+	bool batch = opt.op == SINKBU;
+	const size_t ctl = batch ? sizeof(union ws_bcbuf) : sizeof(union ws_cbuf);
+	const size_t bsize = sizeof(struct io_uring_recvmsg_out) + ctl +
+			     (batch ? 16384 : 4096);
+	struct msghdr tmpl = { .msg_controllen = ctl };
 	struct io_uring_buf_reg reg = { .ring_entries = URING_BUFS,
 					.bgid = URING_BGID };
 	struct io_uring_params p = { .flags = IORING_SETUP_SINGLE_ISSUER |
@@ -324,6 +379,10 @@ static void kws_sink_uring(int lfd)
 	for (;;) {
 		struct conn *c = conn_accept(lfd);
 		bool armed = false, open = true;
+		int on = 1;
+
+		if (batch && setsockopt(c->fd, SOL_WS, WS_RECV_BATCH, &on, sizeof(on)))
+			die("WS_RECV_BATCH: %m");
 
 		/* After the close, reap until the multishot ends (EOF). */
 		while (open || armed) {
@@ -347,7 +406,7 @@ static void kws_sink_uring(int lfd)
 				unsigned int bid;
 				uint8_t *b;
 				size_t n;
-				int op = -1;
+				int op = -1, msgs = -1;
 
 				seen++;
 				if (!(cqe->flags & IORING_CQE_F_MORE))
@@ -362,13 +421,20 @@ static void kws_sink_uring(int lfd)
 				if (!o)
 					die("multishot recvmsg: short completion");
 				for (cm = io_uring_recvmsg_cmsg_firsthdr(o, &tmpl); cm;
-				     cm = io_uring_recvmsg_cmsg_nexthdr(o, &tmpl, cm))
-					op = kws_cmsg_opcode(cm, op);
+				     cm = io_uring_recvmsg_cmsg_nexthdr(o, &tmpl, cm)) {
+					if (cm->cmsg_level == SOL_WS &&
+					    cm->cmsg_type == WS_CMSG_BATCH)
+						msgs = kws_batch_msgs(cm);
+					else
+						op = kws_cmsg_opcode(cm, op);
+				}
 				n = io_uring_recvmsg_payload_length(o, cqe->res, &tmpl);
-				if (op == WS_OP_CLOSE || (op < 0 && !n))
+				if (op == WS_OP_CLOSE || (op < 0 && msgs < 0 && !n))
 					open = false;
 				shm->bytes += n;
-				if (o->flags & MSG_EOR)
+				if (msgs >= 0)
+					shm->msgs += msgs;
+				else if (o->flags & MSG_EOR)
 					shm->msgs++;
 				io_uring_buf_ring_add(br, b, bsize, bid, mask, recycled++);
 			}
@@ -614,6 +680,12 @@ static struct conn *conn_accept(int lfd)
 		die("handshake: %m");
 	if (opt.kind == KWS)
 		kws_attach_raw(fd);
+	if (opt.op == SINKB) {
+		int on = 1;
+
+		if (setsockopt(fd, SOL_WS, WS_RECV_BATCH, &on, sizeof(on)))
+			die("WS_RECV_BATCH: %m");
+	}
 	if (opt.kind == LIB) {
 		set_nonblock(fd, 1);
 		c->lib = bench_lib_attach(fd);
@@ -685,7 +757,7 @@ int main(int argc, char **argv)
 		mem_measure(lfd);
 		return 0;
 	}
-	if (opt.op == SINKU)
+	if (opt.op == SINKU || opt.op == SINKBU)
 		kws_sink_uring(lfd);
 	ep = epoll_create1(0);
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = NULL };
@@ -718,6 +790,8 @@ int main(int argc, char **argv)
 				r = lib_readable(cn);
 			else if (opt.op == SINKM)
 				r = kws_readable_mmsg(cn);
+			else if (opt.op == SINKB)
+				r = kws_readable_batch(cn);
 			else
 				r = kws_readable(cn);
 			if (r) {

@@ -16,6 +16,8 @@
  *   in        the peer writes K frames at once (TCP + softirq + kws parse)
  *   recvmsg   K recvmsg calls deliver them (raw: 64 KiB recv calls)
  *   recvmmsg  the same K through recvmmsg, 64 per call
+ *   batch     the same K through recvmsg with WS_RECV_BATCH, 64 KiB and
+ *             up to 64 messages per call (raw: 64 KiB recv calls)
  *   floor     (raw only) plain TCP through recvmmsg with each entry's
  *             buffer one frame long: what one message per entry costs any
  *             design before it parses anything
@@ -47,9 +49,9 @@
 #define BUF_BYTES	(8 << 20)	/* socket buffers: nothing blocks */
 #define MMSG_BATCH	64
 
-enum step { IN, RECVMSG, RECVMMSG, FLOOR, SEND, DRAIN, NSTEPS };
+enum step { IN, RECVMSG, RECVMMSG, BATCH, FLOOR, SEND, DRAIN, NSTEPS };
 static const char *const step_name[NSTEPS] = {
-	"in", "recvmsg", "recvmmsg", "floor", "send", "drain",
+	"in", "recvmsg", "recvmmsg", "batch", "floor", "send", "drain",
 };
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -134,10 +136,44 @@ static size_t make_frames(uint8_t *out, size_t size, unsigned int k,
 	return n;
 }
 
+/* K messages through WS_RECV_BATCH: count the descriptors that end one. */
+static unsigned int recv_batch(int srv, uint8_t *buf, size_t size)
+{
+	union {
+		char b[CMSG_SPACE(64 * sizeof(struct ws_msg_desc))];
+		struct cmsghdr align;
+	} cb;
+	struct iovec v = { buf, 65536 };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1,
+			    .msg_control = cb.b, .msg_controllen = sizeof(cb.b) };
+	const struct ws_msg_desc *d;
+	struct cmsghdr *cm;
+	unsigned int i, nr;
+	ssize_t n = recvmsg(srv, &m, MSG_DONTWAIT);
+
+	cm = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
+	if (!cm || cm->cmsg_level != SOL_WS || cm->cmsg_type != WS_CMSG_BATCH)
+		die("batch recvmsg: %zd (%m), no WS_CMSG_BATCH", n);
+	d = (const void *)CMSG_DATA(cm);
+	nr = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(*d);
+	for (i = 0; i < nr; i++)
+		if (d[i].len != size || !(d[i].flags & WS_MSG_EOR))
+			die("batch entry %u: %u bytes, flags %#x", i, d[i].len,
+			    d[i].flags);
+	return nr;
+}
+
+static void set_batch(int fd, int on)
+{
+	if (setsockopt(fd, SOL_WS, WS_RECV_BATCH, &on, sizeof(on)))
+		die("WS_RECV_BATCH: %m");
+}
+
 static void round_kws(struct run *r, int srv, int cli, size_t size,
 		      unsigned int k, const uint8_t *frames, size_t flen,
-		      uint8_t *buf, bool mmsg)
+		      uint8_t *buf, enum step how)
 {
+	bool mmsg = how == RECVMMSG;
 	static struct mmsghdr mm[MMSG_BATCH];
 	static struct iovec iov[MMSG_BATCH];
 	static char cb[MMSG_BATCH][CMSG_SPACE(1) + CMSG_SPACE(4)];
@@ -151,6 +187,10 @@ static void round_kws(struct run *r, int srv, int cli, size_t size,
 
 	t0 = now_ns();
 	while (got < k) {
+		if (how == BATCH) {
+			got += recv_batch(srv, buf, size);
+			continue;
+		}
 		if (!mmsg) {
 			struct iovec v = { buf, 65536 };
 			struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1,
@@ -177,7 +217,7 @@ static void round_kws(struct run *r, int srv, int cli, size_t size,
 			die("recvmmsg: %d (%m) after %u of %u", n, got, k);
 		got += n;
 	}
-	r->t[mmsg ? RECVMMSG : RECVMSG] += now_ns() - t0;
+	r->t[how] += now_ns() - t0;
 }
 
 /* Plain TCP: the same bytes, read 64 KiB at a time or one frame per entry. */
@@ -274,9 +314,13 @@ int main(int argc, char **argv)
 			struct run *rr = i ? &raw : &(struct run){};
 			size_t flen = make_frames(frames, size, k, payload);
 
-			round_kws(kr, ks, kc, size, k, frames, flen, buf, false);
+			round_kws(kr, ks, kc, size, k, frames, flen, buf, RECVMSG);
 			flen = make_frames(frames, size, k, payload);
-			round_kws(kr, ks, kc, size, k, frames, flen, buf, true);
+			round_kws(kr, ks, kc, size, k, frames, flen, buf, RECVMMSG);
+			flen = make_frames(frames, size, k, payload);
+			set_batch(ks, 1);
+			round_kws(kr, ks, kc, size, k, frames, flen, buf, BATCH);
+			set_batch(ks, 0);
 			/* The same bytes, frames included, as plain TCP. */
 			round_raw(rr, rs, rc, flen, frames, buf, flen / k, false);
 			round_raw(rr, rs, rc, flen, frames, buf, flen / k, true);
@@ -284,17 +328,20 @@ int main(int argc, char **argv)
 			round_send(rr, rs, rc, size, k, payload, buf, false);
 		}
 		for (int st = 0; st < NSTEPS; st++) {
-			/* "in" ran twice per round (before recvmsg and recvmmsg). */
-			double n = (double)rounds * k * (st == IN ? 2 : 1);
+			/* "in" ran once per receive step: 3 (kws), 2 (raw) */
+			double n = (double)rounds * k;
+			double kn = n * (st == IN ? 3 : 1), rn = n * (st == IN ? 2 : 1);
+			/* batch against plain TCP's 64 KiB recv calls */
+			double base = raw.t[st == BATCH ? RECVMSG : st] / rn;
 
 			if (st == FLOOR) {
 				printf("step=%s size=%zu kws=- raw=%.0f diff=-\n",
-				       step_name[st], size, raw.t[st] / n);
+				       step_name[st], size, base);
 				continue;
 			}
 			printf("step=%s size=%zu kws=%.0f raw=%.0f diff=%.0f\n",
-			       step_name[st], size, kws.t[st] / n, raw.t[st] / n,
-			       (kws.t[st] - (double)raw.t[st]) / n);
+			       step_name[st], size, kws.t[st] / kn, base,
+			       kws.t[st] / kn - base);
 		}
 		fflush(stdout);
 		close(ks);
