@@ -83,6 +83,45 @@ unsigned int kws_frame_build(u8 *out, u8 opcode, int fin, u64 payload_len,
  */
 u32 kws_mask_copy(u8 *dst, const u8 *src, u64 len, const u8 mask[4], u32 phase);
 
+/*
+ * For loops that store the words themselves (the kernel's unmasking copy
+ * into user memory) and the codec's own: kws_mask_word() is the key as a
+ * word for payload whose first byte has phase @phase (byte i in memory order
+ * is mask[(phase + i) & 3]); XORed into 8-byte words loaded with
+ * kws_load64() it unmasks them and keeps the phase, 8 being a multiple of 4.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define KWS_BIG_ENDIAN		1
+#else
+#define KWS_BIG_ENDIAN		0
+#endif
+
+/*
+ * An unaligned load: __builtin_memcpy with a constant size is a single move
+ * on every architecture that allows unaligned access, and never a call (so
+ * it may run with user access open), and free of aliasing UB.
+ */
+static inline u64 kws_load64(const u8 *p)
+{
+	u64 v;
+
+	__builtin_memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline u64 kws_mask_word(const u8 mask[4], u32 phase)
+{
+	u32 m, sh = 8 * (phase & 3);
+
+	__builtin_memcpy(&m, mask, sizeof(m));
+	/* Move the word @sh bits towards lower addresses, wrapping. */
+	if (sh && KWS_BIG_ENDIAN)
+		m = m << sh | m >> (32 - sh);
+	else if (sh)
+		m = m >> sh | m << (32 - sh);
+	return (u64)m << 32 | m;
+}
+
 /* ---- UTF-8 ------------------------------------------------------------- */
 
 #define KWS_UTF8_ACCEPT		0	/* at a character boundary */

@@ -90,6 +90,16 @@
 #endif /* LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0) */
 
 /*
+ * 6.4, "iov_iter: add iter_iov() helper" and "iov_iter: rename iov to
+ * __iov": the current iovec of an ITER_IOVEC is iter_iov(); before, the iov
+ * field. (kws does not use 6.4's iter_iov_addr()/iter_iov_len(): an
+ * ITER_UBUF has its length in count, its offset in iov_offset.)
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0)
+#define iter_iov(iter)		((iter)->iov)
+#endif /* LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0) */
+
+/*
  * timer_delete_sync() (6.2, "timers: Rename del_timer_sync()") is in
  * Debian's 6.1.192 as a stable backport, so kws uses it unconditionally.
  */

@@ -17,10 +17,12 @@
  * Bytes held in records are charged to ctx->rx_held; parsing stops pulling
  * from TCP at sk_rcvbuf, so the TCP window closes behind them.
  */
+#include <linux/highmem.h>
 #include <linux/net.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/skbuff.h>
+#include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <net/sock.h>
 #include <net/tcp.h>
@@ -720,43 +722,197 @@ static bool kws_rx_wait_cond(struct sock *sk, struct kws_ctx *ctx,
 }
 
 /*
- * Unmask @n bytes at cb->off of @skb into the user's buffer. The bounce
- * buffer is on the stack: a context holds none while nobody reads.
+ * Store @len bytes at @src, unmasked, into user memory at @dst: one pass,
+ * the XOR on the way into the store. @phase is the mask phase of src[0].
+ * Returns the bytes stored, fewer than @len only when a store faulted. No
+ * calls while user access is open. The word stores are aligned, so a store
+ * that faults writes nothing and the count is exact.
  */
-static int kws_rx_copy(const struct sk_buff *skb, const struct kws_rx_cb *cb,
-		       struct msghdr *msg, u32 n)
+static size_t kws_rx_unmask_to_user(u8 __user *dst, const u8 *src,
+				    size_t len, const u8 *mask, u32 phase)
+{
+	size_t head = min_t(size_t, len, -(unsigned long)dst & 7);
+	u64 m = kws_mask_word(mask, phase + head);
+	size_t left = len;
+
+	if (!user_access_begin(dst, len))
+		return 0;
+	for (; head; head--, left--)
+		unsafe_put_user(*src++ ^ mask[(phase + len - left) & 3], dst++,
+				fault);
+	/* Loads grouped ahead of stores, as in kws_mask_copy(). */
+	for (; left >= 32; left -= 32, src += 32, dst += 32) {
+		u64 w0 = kws_load64(src), w1 = kws_load64(src + 8);
+		u64 w2 = kws_load64(src + 16), w3 = kws_load64(src + 24);
+
+		unsafe_put_user(w0 ^ m, (u64 __user *)dst, fault);
+		unsafe_put_user(w1 ^ m, (u64 __user *)(dst + 8), fault_8);
+		unsafe_put_user(w2 ^ m, (u64 __user *)(dst + 16), fault_16);
+		unsafe_put_user(w3 ^ m, (u64 __user *)(dst + 24), fault_24);
+	}
+	for (; left >= 8; left -= 8, src += 8, dst += 8)
+		unsafe_put_user(kws_load64(src) ^ m, (u64 __user *)dst, fault);
+	for (; left; left--)
+		unsafe_put_user(*src++ ^ mask[(phase + len - left) & 3], dst++,
+				fault);
+	user_access_end();
+	return len;
+
+	/* The stores of the word loop before the one that faulted. */
+fault_24:
+	left -= 8;
+fault_16:
+	left -= 8;
+fault_8:
+	left -= 8;
+fault:
+	user_access_end();
+	return len - left;
+}
+
+/*
+ * Unmask @len bytes at @src (kernel memory) into the user memory of @to,
+ * advancing it. @phase as above. Returns the bytes copied: fewer than @len
+ * only on a fault.
+ */
+static size_t kws_rx_unmask_span(const u8 *src, size_t len, const u8 *mask,
+				 u32 phase, struct iov_iter *to)
+{
+	size_t done = 0;
+
+	while (done < len && iov_iter_count(to)) {
+		const struct iovec *iov = iter_iov(to);
+		u8 __user *dst;
+		size_t seg, n;
+
+		if (iter_is_ubuf(to)) {
+			dst = to->ubuf + to->iov_offset;
+			seg = iov_iter_count(to);
+		} else {
+			dst = iov->iov_base + to->iov_offset;
+			seg = iov->iov_len - to->iov_offset;
+		}
+		seg = min(seg, len - done);
+		n = seg ? kws_rx_unmask_to_user(dst, src + done, seg, mask,
+						phase + done) : 0;
+		/* Also steps over an empty iovec. */
+		iov_iter_advance(to, n);
+		done += n;
+		if (n < seg)
+			break;
+	}
+	return done;
+}
+
+/*
+ * Unmask @len bytes at offset @off of @skb (its head, its page fragments,
+ * its frag_list) into user memory, in place: the bytes are read once, and
+ * never written (the skb shares its data with TCP). Pages are mapped with
+ * kmap_local_page(), which leaves page faults enabled for the user stores.
+ * Returns the bytes copied: fewer than @len only on a fault.
+ */
+static size_t kws_rx_unmask_skb(const struct sk_buff *skb, u32 off, u32 len,
+				const u8 *mask, u32 phase, struct iov_iter *to)
+{
+	u32 start = skb_headlen(skb), copied = 0, n, i;
+	const struct sk_buff *frag_iter;
+
+	if (off < start) {
+		n = min(len, start - off);
+		copied = kws_rx_unmask_span(skb->data + off, n, mask, phase,
+					    to);
+		if (copied < n || copied == len)
+			return copied;
+	}
+	for (i = 0; i < skb_shinfo(skb)->nr_frags; i++) {
+		const skb_frag_t *frag = &skb_shinfo(skb)->frags[i];
+		u32 end = start + skb_frag_size(frag);
+		u32 p_off, p_len, pos, got;
+		struct page *p;
+		u8 *vaddr;
+
+		if (off + copied < end) {
+			n = min(len - copied, end - off - copied);
+			skb_frag_foreach_page(frag, skb_frag_off(frag) + off +
+					      copied - start, n,
+					      p, p_off, p_len, pos) {
+				vaddr = kmap_local_page(p);
+				got = kws_rx_unmask_span(vaddr + p_off, p_len,
+							 mask, phase + copied,
+							 to);
+				kunmap_local(vaddr);
+				copied += got;
+				if (got < p_len)
+					return copied;
+			}
+			if (copied == len)
+				return copied;
+		}
+		start = end;
+	}
+	skb_walk_frags(skb, frag_iter) {
+		u32 end = start + frag_iter->len, got;
+
+		if (off + copied < end) {
+			n = min(len - copied, end - off - copied);
+			got = kws_rx_unmask_skb(frag_iter, off + copied - start,
+						n, mask, phase + copied, to);
+			copied += got;
+			if (got < n || copied == len)
+				return copied;
+		}
+		start = end;
+	}
+	return copied;
+}
+
+/*
+ * Copy @n bytes at cb->off of @skb to the user's buffer, unmasking them
+ * when the record is masked. Returns the bytes copied: fewer than @n only on
+ * a fault (the caller consumes just those).
+ */
+static size_t kws_rx_copy(const struct sk_buff *skb, const struct kws_rx_cb *cb,
+			  struct msghdr *msg, u32 n)
 {
 	u64 bounce[KWS_RX_BOUNCE / sizeof(u64)];
+	struct iov_iter *to = &msg->msg_iter;
+	size_t before = iov_iter_count(to);
 	u32 off = cb->off, phase = cb->phase;
 
-	if (!cb->masked)
-		return skb_copy_datagram_msg(skb, off, msg, n);
+	if (!cb->masked) {
+		skb_copy_datagram_msg(skb, off, msg, n);
+		return before - iov_iter_count(to);
+	}
+	/* read(), recvmsg(), recvmmsg(), io_uring: one pass. */
+	if (user_backed_iter(to))
+		return kws_rx_unmask_skb(skb, off, n, cb->mask, phase, to);
 
-	/* Never written in place: the skb shares its data with TCP. */
+	/* Kernel buffers: through a bounce buffer on the stack. */
 	while (n) {
 		u32 chunk = min_t(u32, n, sizeof(bounce));
 
 		if (skb_copy_bits(skb, off, bounce, chunk))
-			return -EFAULT;
+			break;
 		phase = kws_mask_copy((u8 *)bounce, (u8 *)bounce, chunk,
 				      cb->mask, phase);
-		if (copy_to_iter(bounce, chunk, &msg->msg_iter) != chunk)
-			return -EFAULT;
+		if (copy_to_iter(bounce, chunk, to) != chunk)
+			break;
 		off += chunk;
 		n -= chunk;
 	}
-	return 0;
+	return before - iov_iter_count(to);
 }
 
-/* Copy @n bytes of chunk @c to the user. */
-static int kws_rx_copy_chunk(const struct kws_rx_chunk *c, struct msghdr *msg,
-			     u32 n)
+/*
+ * Copy @n bytes of chunk @c to the user. Returns the bytes copied: fewer
+ * than @n only on a fault.
+ */
+static size_t kws_rx_copy_chunk(const struct kws_rx_chunk *c,
+				struct msghdr *msg, u32 n)
 {
 	if (!KWS_RX_CB(c->skb)->packed)
 		return kws_rx_copy(c->skb, KWS_RX_CB(c->skb), msg, n);
-	if (copy_to_iter(c->skb->data + c->off, n, &msg->msg_iter) != n)
-		return -EFAULT;
-	return 0;
+	return copy_to_iter(c->skb->data + c->off, n, &msg->msg_iter);
 }
 
 /*
@@ -812,8 +968,7 @@ static int kws_rx_copy_msg(struct kws_ctx *ctx, struct msghdr *msg,
 			   size_t len, bool peek, struct kws_rx_chunk *c,
 			   bool *eom, bool *more)
 {
-	size_t copied = 0;
-	int err;
+	size_t copied = 0, done;
 
 	*eom = false;
 	for (;;) {
@@ -822,10 +977,14 @@ static int kws_rx_copy_msg(struct kws_ctx *ctx, struct msghdr *msg,
 		bool end = c->eom && whole;
 		struct sk_buff *skb;
 
-		err = kws_rx_copy_chunk(c, msg, n);
-		if (err) {
+		done = kws_rx_copy_chunk(c, msg, n);
+		/* A fault: consume what reached the user, no more. */
+		if (done < n) {
+			if (!peek)
+				kws_rx_consume(ctx, c, done);
 			*more = true;
-			return copied ? copied : err;
+			copied += done;
+			return copied ? copied : -EFAULT;
 		}
 		copied += n;
 		*eom = end;

@@ -3136,6 +3136,247 @@ TEST_F(ws, recvmsg_iov_multiple)
 	EXPECT_EQ(0, memcmp(b, "defgh", 5));
 }
 
+/*
+ * -- the receive copy: a masked message (the server variants) is unmasked
+ * on its way into the user's buffer; these check what that copy can get
+ * wrong: segment and page edges, mask phases, partial reads, faults.
+ */
+
+/*
+ * recvmsg() into many tiny iovecs (1-7 bytes at odd addresses, with guard
+ * bytes between them), starting at every mask phase: every byte lands in
+ * its place, once, and nothing between the iovecs is written.
+ */
+TEST_F(ws, recv_tiny_iovecs_every_phase)
+{
+	enum { LEN = 1500, GUARD = 0xa5 };
+	static uint8_t area[LEN * 3];
+	static struct iovec iov[LEN];
+	uint8_t msg[LEN], head[4];
+	unsigned int phase;
+
+	for (phase = 0; phase < 4; phase++) {
+		struct msghdr mh = { .msg_iov = iov };
+		size_t pos = 1, left = LEN - phase, off = phase, i;
+
+		fill_pattern(msg, LEN, phase + 40);
+		peer_send(_metadata, self->peer, variant->role, true,
+			  WS_OP_BINARY, msg, LEN);
+		/* The first bytes apart: the rest starts at mask phase @phase. */
+		if (phase) {
+			ASSERT_EQ(phase, recv(self->fd, head, phase, 0));
+			EXPECT_EQ(0, memcmp(head, msg, phase));
+		}
+		memset(area, GUARD, sizeof(area));
+		for (i = 0; left; i++) {
+			size_t n = 1 + i % 7;
+
+			n = n < left ? n : left;
+			iov[i].iov_base = area + pos;
+			iov[i].iov_len = n;
+			pos += n + 1 + i % 3;
+			left -= n;
+		}
+		mh.msg_iovlen = i;
+		ASSERT_LE(pos, sizeof(area));
+		ASSERT_EQ(LEN - phase, recvmsg(self->fd, &mh, 0)) {
+			TH_LOG("phase %u: %s", phase, strerror(errno));
+		}
+		EXPECT_TRUE(mh.msg_flags & MSG_EOR);
+		for (i = 0, pos = 1; i < mh.msg_iovlen; i++) {
+			uint8_t *p = iov[i].iov_base;
+
+			ASSERT_EQ(0, memcmp(p, msg + off, iov[i].iov_len)) {
+				TH_LOG("phase %u, iovec %zu", phase, i);
+			}
+			off += iov[i].iov_len;
+			for (; area + pos < p; pos++)
+				ASSERT_EQ(GUARD, area[pos]) {
+					TH_LOG("phase %u: guard byte %zu",
+					       phase, pos);
+				}
+			pos += iov[i].iov_len;
+		}
+		EXPECT_EQ(GUARD, area[pos]);
+	}
+}
+
+/*
+ * A fragmented message read in parts of odd sizes: each part continues
+ * where the last stopped, whatever the record and fragment edges, and
+ * MSG_EOR comes with the last byte only. The next message is not merged in.
+ */
+TEST_F(ws, recv_odd_parts_eor_last)
+{
+	static const size_t frags[] = { 1000, 1, 130, 2869 };
+	enum { LEN = 4000 };
+	uint8_t msg[LEN], next[300], out[LEN];
+	size_t got = 0, part = 1, off = 0, i;
+	struct wbuf wb = {};
+	struct rx rx;
+
+	fill_pattern(msg, LEN, 17);
+	fill_pattern(next, sizeof(next), 18);
+	for (i = 0; i < sizeof(frags) / sizeof(frags[0]); i++) {
+		wb_frame_raw(&wb, B0(i == 3, 0, i ? WS_OP_CONT : WS_OP_BINARY),
+			     peer_masks(variant->role), frags[i], msg + off,
+			     frags[i]);
+		off += frags[i];
+	}
+	ASSERT_EQ(LEN, off);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_BINARY, next,
+		 sizeof(next));
+	wb_send(_metadata, self->peer, &wb, 0, 0);
+	wb_free(&wb);
+
+	while (got < LEN) {
+		size_t want = part < LEN - got ? part : LEN - got;
+		ssize_t n = ws_recv(self->fd, out + got, want, 0, &rx);
+
+		ASSERT_GT(n, 0) {
+			TH_LOG("after %zu bytes: %s", got, strerror(errno));
+		}
+		got += n;
+		if (got < LEN)
+			ASSERT_FALSE(rx.flags & MSG_EOR) {
+				TH_LOG("MSG_EOR after %zu bytes", got);
+			}
+		part += 2;
+	}
+	EXPECT_TRUE(rx.flags & MSG_EOR);
+	EXPECT_EQ(0, memcmp(out, msg, LEN));
+	expect_message(_metadata, self->fd, WS_OP_BINARY, next, sizeof(next));
+}
+
+/* MSG_PEEK copies without consuming, from any offset into the message. */
+TEST_F(ws, recv_peek_then_read_large)
+{
+	enum { LEN = 3000 };
+	uint8_t msg[LEN], out[LEN];
+	struct rx rx;
+
+	fill_pattern(msg, LEN, 23);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		  msg, LEN);
+	ASSERT_EQ(1001, ws_recv(self->fd, out, 1001, MSG_PEEK, &rx));
+	EXPECT_EQ(0, memcmp(out, msg, 1001));
+	EXPECT_FALSE(rx.flags & MSG_EOR);
+	ASSERT_EQ(7, ws_recv(self->fd, out, 7, 0, &rx));
+	EXPECT_EQ(0, memcmp(out, msg, 7));
+	ASSERT_EQ(LEN - 7, ws_recv(self->fd, out, LEN, MSG_PEEK, &rx));
+	EXPECT_EQ(0, memcmp(out, msg + 7, LEN - 7));
+	EXPECT_TRUE(rx.flags & MSG_EOR);
+	ASSERT_EQ(LEN - 7, ws_recv(self->fd, out, LEN, 0, &rx));
+	EXPECT_EQ(0, memcmp(out, msg + 7, LEN - 7));
+	EXPECT_TRUE(rx.flags & MSG_EOR);
+	EXPECT_EQ(-1, ws_recv(self->fd, out, LEN, MSG_DONTWAIT, &rx));
+	EXPECT_EQ(EAGAIN, errno);
+}
+
+/*
+ * A message of several MiB, so in paged skbs, read with recvmsg() into three
+ * iovecs of odd lengths that move the destination's alignment every call.
+ */
+TEST_F_TIMEOUT(ws, recv_large_odd_iovecs, 120)
+{
+	size_t len = (3u << 20) + 5, got = 0;
+	uint8_t *buf = malloc(len), *in = malloc(len + 65536);
+	struct wbuf wb = {};
+	bool eor = false;
+	pid_t pid;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, in);
+	fill_pattern(buf, len, 29);
+	wb_frame(&wb, peer_masks(variant->role), true, WS_OP_BINARY, buf, len);
+	set_timeouts(self->fd, 60000);
+	pid = spawn_sender(self->peer, wb.p, wb.len, 0);
+	ASSERT_LE(0, pid);
+	while (!eor) {
+		struct iovec iov[3] = {
+			{ .iov_base = in + got, .iov_len = 4093 },
+			{ .iov_base = in + got + 4093, .iov_len = 1 },
+			{ .iov_base = in + got + 4094, .iov_len = 65521 },
+		};
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 3 };
+		ssize_t n = recvmsg(self->fd, &mh, 0);
+
+		ASSERT_GT(n, 0) {
+			TH_LOG("after %zu bytes: %s", got,
+			       n ? strerror(errno) : "EOF");
+		}
+		got += n;
+		eor = mh.msg_flags & MSG_EOR;
+		ASSERT_LE(got, len);
+	}
+	EXPECT_EQ(len, got);
+	EXPECT_EQ(0, memcmp(in, buf, len));
+	EXPECT_EQ(0, reap(pid));
+	wb_free(&wb);
+	free(buf);
+	free(in);
+}
+
+/*
+ * A fault part way through a masked record: recvmsg() returns the bytes
+ * that reached the buffer (no MSG_EOR), and the next call goes on from
+ * exactly there. A fault on the first byte is EFAULT and consumes nothing.
+ * Both for a buffer that runs into an inaccessible page and for a bad iovec
+ * after a good one. An unmasked record is copied as TCP copies (all of it or
+ * EFAULT, nothing consumed): either way nothing is lost or duplicated.
+ */
+TEST_F(ws, recv_efault_partial_nothing_lost)
+{
+	enum { LEN = 3000, MAPPED = 1001 };
+	long pg = sysconf(_SC_PAGESIZE);
+	uint8_t msg[LEN], out[LEN], *map, *dst;
+	struct iovec iov[2] = {
+		{ .iov_base = out, .iov_len = 501 },
+		{ .iov_base = (void *)8, .iov_len = LEN },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	struct rx rx;
+	ssize_t n;
+
+	map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, mprotect(map + pg, pg, PROT_NONE));
+	dst = map + pg - MAPPED;
+
+	fill_pattern(msg, LEN, 31);
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		  msg, LEN);
+	n = ws_recv(self->fd, dst, LEN, 0, &rx);
+	if (n < 0 && !peer_masks(variant->role)) {
+		EXPECT_EQ(EFAULT, errno);
+		n = 0;
+	} else {
+		ASSERT_EQ(MAPPED, n) {
+			TH_LOG("%zd: %s", n, n < 0 ? strerror(errno) : "");
+		}
+		EXPECT_FALSE(rx.flags & MSG_EOR);
+		EXPECT_EQ(0, memcmp(dst, msg, MAPPED));
+	}
+	expect_message(_metadata, self->fd, WS_OP_BINARY, msg + n, LEN - n);
+
+	peer_send(_metadata, self->peer, variant->role, true, WS_OP_BINARY,
+		  msg, LEN);
+	EXPECT_EQ(-1, ws_recv(self->fd, map + pg, LEN, 0, &rx));
+	EXPECT_EQ(EFAULT, errno);
+	n = recvmsg(self->fd, &mh, 0);
+	if (n < 0 && !peer_masks(variant->role)) {
+		EXPECT_EQ(EFAULT, errno);
+		n = 0;
+	} else {
+		ASSERT_EQ(501, n);
+		EXPECT_FALSE(mh.msg_flags & MSG_EOR);
+		EXPECT_EQ(0, memcmp(out, msg, 501));
+	}
+	expect_message(_metadata, self->fd, WS_OP_BINARY, msg + n, LEN - n);
+	munmap(map, 2 * pg);
+}
+
 TEST_F(ws, sendmsg_iov_multiple)
 {
 	struct iovec iov[3] = {
