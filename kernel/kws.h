@@ -129,6 +129,7 @@ struct kws_ctx {
 	u8			rx_done;	/* the app consumed it: EOF */
 	u16			rx_failed;	/* close code we failed with */
 	u8			rx_abnormal;	/* TCP ended without a close */
+	u8			rx_throttled;	/* parse stopped at sk_rcvbuf */
 	u8			rx_batch;	/* WS_RECV_BATCH */
 	/*
 	 * The close delivered last, after every queued record; the peer's

@@ -36,6 +36,7 @@ struct kws_rx_desc {
 	bool		nomem;
 	bool		queued;		/* a record or the close was queued */
 	bool		kick;		/* ctrl.c has a frame to send */
+	bool		pack;		/* small chunks seen: keep a pack spare */
 };
 
 void kws_rx_init(struct kws_ctx *ctx)
@@ -377,21 +378,8 @@ static void kws_rx_data(struct kws_rx_desc *rd, struct sk_buff *skb,
 		return;
 	rd->queued = true;
 
-	if (ev->len > KWS_RX_COPY_MAX) {
-		rec = *spare;
-		*spare = NULL;
-		*KWS_RX_CB(rec) = (struct kws_rx_cb){
-			.off = off,
-			.len = ev->len,
-			.phase = ev->phase,
-			.masked = ev->masked,
-			.opcode = ev->opcode,
-			.eom = eom,
-		};
-		memcpy(KWS_RX_CB(rec)->mask, mask, 4);
-		kws_rx_enqueue(ctx, rec, ev->len + KWS_RX_RECORD_COST);
-		return;
-	}
+	if (ev->len > KWS_RX_COPY_MAX)
+		goto by_ref;
 
 	/*
 	 * Into the tail record when it is packed and has room: as more of its
@@ -418,6 +406,16 @@ static void kws_rx_data(struct kws_rx_desc *rd, struct sk_buff *skb,
 		}
 	}
 
+	/*
+	 * kws_rx_actor() keeps a pack spare ready only once small chunks
+	 * show up (or when every chunk must be small), so that a larger
+	 * message does not pay for one: the first small chunk of a parse is
+	 * kept by reference instead, as a larger one is.
+	 */
+	if (!ctx->rx_pack_spare) {
+		rd->pack = true;
+		goto by_ref;
+	}
 	rec = ctx->rx_pack_spare;
 	ctx->rx_pack_spare = NULL;
 	kws_rx_put_seg(rec, src, ev, mask, eom);
@@ -429,6 +427,21 @@ static void kws_rx_data(struct kws_rx_desc *rd, struct sk_buff *skb,
 		.packed = 1,
 	};
 	kws_rx_enqueue(ctx, rec, rec->truesize);
+	return;
+
+by_ref:
+	rec = *spare;
+	*spare = NULL;
+	*KWS_RX_CB(rec) = (struct kws_rx_cb){
+		.off = off,
+		.len = ev->len,
+		.phase = ev->phase,
+		.masked = ev->masked,
+		.opcode = ev->opcode,
+		.eom = eom,
+	};
+	memcpy(KWS_RX_CB(rec)->mask, mask, 4);
+	kws_rx_enqueue(ctx, rec, ev->len + KWS_RX_RECORD_COST);
 	return;
 
 appended:
@@ -490,11 +503,13 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 			/* A chunk from here on may be too big to copy. */
 			bool big = len - consumed - used > KWS_RX_COPY_MAX;
 			struct kws_event ev;
+			bool pack;
 			u64 n;
 
 			if (ctx->rx_held >= (u32)READ_ONCE(sk->sk_rcvbuf) ||
 			    ctx->rx_pong_wait) {
 				rd->stop = true;
+				ctx->rx_throttled = !ctx->rx_pong_wait;
 				/* The parser has taken these: never again. */
 				consumed += used;
 				goto out;
@@ -509,11 +524,13 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 			if (!ctx->rx_small_spare)
 				ctx->rx_small_spare = alloc_skb(KWS_RX_COPY_MAX,
 								GFP_ATOMIC);
-			if (!ctx->rx_pack_spare && !kws_rx_pack_room(ctx))
+			pack = (!big || rd->pack) && !ctx->rx_pack_spare &&
+			       !kws_rx_pack_room(ctx);
+			if (pack)
 				ctx->rx_pack_spare = alloc_skb(KWS_RX_PACK_SIZE,
 							       GFP_ATOMIC);
 			if ((big && !spare) || !ctx->rx_small_spare ||
-			    (!ctx->rx_pack_spare && !kws_rx_pack_room(ctx))) {
+			    (pack && !ctx->rx_pack_spare)) {
 				rd->stop = true;
 				rd->nomem = true;
 				consumed += used;
@@ -597,6 +614,15 @@ static void kws_rx_check_eof(struct sock *sk, struct kws_ctx *ctx,
 	rd->queued = true;
 }
 
+/* An idle connection keeps no packing spare (2 KiB). Socket lock held. */
+static void kws_rx_pack_spare_idle(struct kws_ctx *ctx)
+{
+	if (skb_queue_empty(&ctx->rx_queue)) {
+		kfree_skb(ctx->rx_pack_spare);
+		ctx->rx_pack_spare = NULL;
+	}
+}
+
 /*
  * Parse what is waiting: WS_LEFTOVER bytes first, then the TCP receive
  * queue. Socket lock held in either form (softirq possible).
@@ -610,6 +636,7 @@ void kws_rx_parse(struct sock *sk, struct kws_ctx *ctx)
 	if (!ctx->configured)
 		return;
 
+	ctx->rx_throttled = 0;
 	while (!rd.stop && (skb = skb_peek(&ctx->rx_leftover))) {
 		ctx->rx_leftover_off += kws_rx_actor(&desc, skb,
 						     ctx->rx_leftover_off,
@@ -624,11 +651,7 @@ void kws_rx_parse(struct sock *sk, struct kws_ctx *ctx)
 	if (!rd.stop && skb_queue_empty(&ctx->rx_leftover))
 		tcp_read_sock(sk, &desc, kws_rx_actor);
 	kws_rx_check_eof(sk, ctx, &rd);
-	/* An idle connection keeps no packing spare (2 KiB). */
-	if (skb_queue_empty(&ctx->rx_queue)) {
-		kfree_skb(ctx->rx_pack_spare);
-		ctx->rx_pack_spare = NULL;
-	}
+	kws_rx_pack_spare_idle(ctx);
 
 	if (rd.nomem)
 		kws_queue_delayed_work(ctx, &ctx->rx_work, HZ / 50 + 1);
@@ -1205,7 +1228,13 @@ int kws_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 	for (;;) {
 		DEFINE_WAIT_FUNC(wait, woken_wake_function);
 
-		kws_rx_parse(sk, ctx);
+		/*
+		 * A whole message queued goes first whatever follows it in
+		 * TCP; otherwise parse, as softirq may have left input there
+		 * (the socket was ours, a limit, no memory).
+		 */
+		if (!ctx->rx_ready)
+			kws_rx_parse(sk, ctx);
 		if (kws_rx_can_deliver(sk, ctx, len))
 			break;
 		if (sk->sk_err) {
@@ -1229,9 +1258,11 @@ int kws_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 	}
 
 	err = kws_rx_deliver_any(sk, ctx, msg, len, flags);
-	/* Room was made: pull what TCP holds back. */
-	if (!(flags & MSG_PEEK))
+	/* Room was made: pull what TCP holds back, if it held any back. */
+	if (!(flags & MSG_PEEK) && ctx->rx_throttled)
 		kws_rx_parse(sk, ctx);
+	else
+		kws_rx_pack_spare_idle(ctx);
 out:
 	kws_rx_reader_unlock(sk, ctx);
 	return err;
