@@ -40,6 +40,8 @@
 #define KWS_RX_BOUNCE		256
 /* Largest control frame on the wire: header plus 125 bytes of payload. */
 #define KWS_CTL_FRAME_MAX	(KWS_FRAME_HDR_MAX + KWS_CONTROL_MAX)
+/* Pongs built ahead while pings arrive back to back (ctrl.c): a page. */
+#define KWS_PONG_BURST		4096
 
 /*
  * ss -tie: attributes kws puts inside INET_DIAG_ULP_INFO, after core's
@@ -154,6 +156,10 @@ struct kws_ctx {
 	u16			close_code;	/* 0 sends an empty close */
 	u8			pong_queued;	/* pong_skb waits to be built */
 	struct sk_buff		*pong_skb;	/* the ping's payload, shared */
+	u8			*pong_burst;	/* pongs built back to back */
+	u16			pong_burst_len;	/* bytes built */
+	u16			pong_burst_sent; /* bytes with TCP */
+	u16			pong_burst_count; /* pongs in it */
 	u8			ping_queued;	/* keepalive ping to send */
 	u8			ping_outstanding; /* its pong not seen yet */
 	unsigned long		ping_sent_at;	/* jiffies */
@@ -252,7 +258,8 @@ int kws_tx_sendpage_locked(struct sock *sk, struct page *page, int offset,
 #endif
 
 /* ctrl.c */
-bool kws_ctrl_queue_pong(struct kws_ctx *ctx, struct sk_buff *payload);
+bool kws_ctrl_burst_pong(struct kws_ctx *ctx, const u8 *payload, u8 len);
+void kws_ctrl_queue_pong(struct kws_ctx *ctx, struct sk_buff *payload);
 void kws_ctrl_purge(struct kws_ctx *ctx);
 void kws_ctrl_queue_close(struct kws_ctx *ctx, u16 code);
 void kws_ctrl_echo_close(struct kws_ctx *ctx);

@@ -248,10 +248,29 @@ static void kws_rx_control(struct kws_rx_desc *rd, const struct kws_event *ev)
 {
 	struct kws_ctx *ctx = rd->ctx;
 	const u8 *payload = ctx->parser.control;
+	bool answered = ctx->flags & WS_F_NO_AUTO_PONG;
 	struct sk_buff *skb;
 
 	ctx->stats.rx_frames++;
 	ctx->stats.rx_bytes += ev->len;
+
+	/*
+	 * RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST
+	 * send a Pong frame in response". Every ping gets its pong, built
+	 * behind the others while flush is answering a run of pings (a ping
+	 * of a flood then costs no skb), else held in the slot while parsing
+	 * waits for flush, so a ping flood holds a page of pongs and is paced
+	 * by the peer reading them. While the app's data frame is half sent
+	 * the pong cannot go out; parsing goes on then (the app may be
+	 * reading to unblock its peer) and a newer ping replaces the pong in
+	 * the slot (5.5.3). ctrl.c: kws_ctrl_burst_pong().
+	 */
+	if (ev->opcode == WS_OP_PING && !answered) {
+		rd->kick = true;
+		answered = kws_ctrl_burst_pong(ctx, payload, ev->len);
+		if (answered && !(ctx->flags & WS_F_DELIVER_CONTROL))
+			return;
+	}
 
 	/*
 	 * The payload goes into the small spare kws_rx_actor() made sure of,
@@ -264,21 +283,8 @@ static void kws_rx_control(struct kws_rx_desc *rd, const struct kws_event *ev)
 
 	switch (ev->opcode) {
 	case WS_OP_PING:
-		/*
-		 * RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint
-		 * MUST send a Pong frame in response". Every ping gets its
-		 * pong: parsing waits until this one is with TCP, so a ping
-		 * flood holds one pong and is paced by the peer reading them.
-		 * While the app's data frame is half sent the pong cannot go
-		 * out; parsing goes on then (the app may be reading to unblock
-		 * its peer) and a newer ping replaces the pong (5.5.3).
-		 */
-		if (!(ctx->flags & WS_F_NO_AUTO_PONG) &&
-		    kws_ctrl_queue_pong(ctx, skb)) {
-			if (!kws_tx_frame_open(ctx))
-				ctx->rx_pong_wait = 1;
-			rd->kick = true;
-		}
+		if (!answered)
+			kws_ctrl_queue_pong(ctx, skb);
 		break;
 	case WS_OP_PONG:
 		/* 5.5.3: an unsolicited pong needs no answer. */
@@ -484,7 +490,7 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 	/* RFC 6455 1.4: after a close (or failing), input is discarded. */
 	if (ctx->rx_stopped)
 		return len;
-	/* Input after a ping waits in TCP until its pong is out (ctrl.c). */
+	/* Input after a ping waits in TCP until flush takes its pong. */
 	if (ctx->rx_pong_wait) {
 		rd->stop = true;
 		return 0;

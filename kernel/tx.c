@@ -468,7 +468,7 @@ static int kws_tx_do_sendmsg(struct sock *sk, struct msghdr *msg,
 	}
 	/* Kernel frames waiting go first, between the app's frames. */
 	ret = kws_ctrl_flush(sk, ctx, flags & (MSG_DONTWAIT | MSG_NOSIGNAL));
-	if (ret < 0 && ctx->ctl_len)
+	if (ret < 0 && (ctx->ctl_len || ctx->pong_burst_len))
 		goto out;
 	/* The peer's close alone does not stop us before our echo (5.5.1). */
 	if (ctx->close_sent || ctx->rx_failed ||
