@@ -44,6 +44,7 @@ uint64_t now_ns(void);
 uint64_t proc_runtime_ns(pid_t pid);
 /* Whole-machine busy and total time in ns from /proc/stat (all CPUs). */
 void machine_cpu_ns(uint64_t *busy, uint64_t *total);
+uint64_t machine_idle_ns(void);
 
 uint64_t xorshift64(uint64_t *state);
 
