@@ -10,6 +10,7 @@
  * A frame TCP took part of stays in ctl_frame with a cursor.
  */
 #include <linux/jiffies.h>
+#include <linux/percpu.h>
 #include <linux/random.h>
 #include <linux/timer.h>
 #include <net/sock.h>
@@ -234,6 +235,75 @@ static int kws_ctrl_send_burst(struct sock *sk, struct kws_ctx *ctx,
 	ctx->pong_burst_sent = 0;
 	ctx->pong_burst_count = 0;
 	return 0;
+}
+
+/* The page TCP copies a pong into when kws_ctrl_pong_now() sends it. */
+static DEFINE_PER_CPU(struct page_frag, kws_pong_frag);
+
+/* Module exit: TCP keeps its own references to pages still in flight. */
+void kws_ctrl_exit(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct page_frag *pfrag = per_cpu_ptr(&kws_pong_frag, cpu);
+
+		if (pfrag->page)
+			put_page(pfrag->page);
+		pfrag->page = NULL;
+	}
+}
+
+/*
+ * Send the pong just queued at once, from the context that parsed its ping,
+ * instead of waking tx_work. Returns true when it is all with TCP (parsing
+ * may go on); false leaves it to tx_work. Context: the socket lock in
+ * either form: softirq with bh_lock_sock() and no owner, or a process that
+ * owns it; tx_lock is not held.
+ */
+bool kws_ctrl_pong_now(struct sock *sk, struct kws_ctx *ctx)
+{
+	bool use_task_frag = sk->sk_use_task_frag;
+	gfp_t allocation = sk->sk_allocation;
+	struct sk_buff *pong = ctx->pong_skb;
+	struct page_frag *pfrag;
+	int ret;
+
+	/*
+	 * Only between the application's frames. A writer that sleeps with the
+	 * socket lock dropped (no room in TCP) always has its frame open or
+	 * its control frame in ctl_frame, so this also keeps out of its way
+	 * without taking tx_lock.
+	 */
+	if (!ctx->pong_queued || ctx->ctl_len || ctx->pong_burst_len ||
+	    ctx->close_built || kws_tx_frame_open(ctx))
+		return false;
+	ctx->pong_queued = 0;
+	ctx->pong_skb = NULL;
+	kws_ctrl_build(ctx, WS_OP_PONG, pong->data, pong->len, true);
+	consume_skb(pong);
+
+	/*
+	 * Never sleep (MSG_DONTWAIT, GFP_ATOMIC: espintcp sends from softirq
+	 * the same way), and never touch current's task frag, which softirq
+	 * may have interrupted in use: TCP copies into sk_frag, lent for the
+	 * call from this CPU's kws_pong_frag (BH off keeps it ours), so a
+	 * socket keeps no page of its own.
+	 */
+	local_bh_disable();
+	pfrag = this_cpu_ptr(&kws_pong_frag);
+	swap(*pfrag, sk->sk_frag);
+	sk->sk_allocation = GFP_ATOMIC;
+	sk->sk_use_task_frag = false;
+	ret = kws_ctrl_send_pending(sk, ctx, MSG_DONTWAIT | MSG_NOSIGNAL);
+	sk->sk_use_task_frag = use_task_frag;
+	sk->sk_allocation = allocation;
+	swap(*pfrag, sk->sk_frag);
+	local_bh_enable();
+	if (ret)
+		return false;	/* the rest is in ctl_frame: tx_work sends it */
+	ctx->rx_pong_wait = 0;
+	return true;
 }
 
 /* Shut the TCP send side ourselves (not through inet_shutdown()). */

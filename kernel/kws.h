@@ -265,6 +265,8 @@ void kws_ctrl_queue_close(struct kws_ctx *ctx, u16 code);
 void kws_ctrl_echo_close(struct kws_ctx *ctx);
 int kws_ctrl_flush(struct sock *sk, struct kws_ctx *ctx, int flags);
 void kws_ctrl_kick(struct kws_ctx *ctx);
+bool kws_ctrl_pong_now(struct sock *sk, struct kws_ctx *ctx);
+void kws_ctrl_exit(void);
 void kws_ctrl_work(struct work_struct *work);
 void kws_ctrl_write_space(struct sock *sk);
 void kws_ctrl_build(struct kws_ctx *ctx, u8 opcode, const u8 *payload,

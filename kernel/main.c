@@ -638,6 +638,7 @@ static void __exit kws_module_exit(void)
 	tcp_unregister_ulp(&kws_ulp_ops);
 	kws_nl_unregister();
 	kws_stats_exit();
+	kws_ctrl_exit();
 }
 
 module_init(kws_module_init);

@@ -637,12 +637,16 @@ void kws_rx_parse(struct sock *sk, struct kws_ctx *ctx)
 {
 	struct kws_rx_desc rd = { .sk = sk, .ctx = ctx };
 	read_descriptor_t desc = { .arg.data = &rd, .count = 1 };
+	bool kick = false, direct = false;
 	struct sk_buff *skb;
 
 	if (!ctx->configured)
 		return;
 
+again:
 	ctx->rx_throttled = 0;
+	rd.stop = false;
+	rd.kick = false;
 	while (!rd.stop && (skb = skb_peek(&ctx->rx_leftover))) {
 		ctx->rx_leftover_off += kws_rx_actor(&desc, skb,
 						     ctx->rx_leftover_off,
@@ -656,12 +660,25 @@ void kws_rx_parse(struct sock *sk, struct kws_ctx *ctx)
 	}
 	if (!rd.stop && skb_queue_empty(&ctx->rx_leftover))
 		tcp_read_sock(sk, &desc, kws_rx_actor);
+	kick |= rd.kick;
+	/*
+	 * A ping stopped parsing: answer it here if we can, then go on. Once
+	 * per call: a run of pings is answered by flush, a page of pongs per
+	 * TCP send (kws_ctrl_flush()), not a parse pass and a segment each.
+	 */
+	if (rd.kick && ctx->rx_pong_wait && !rd.nomem && !direct &&
+	    kws_ctrl_pong_now(sk, ctx)) {
+		direct = true;
+		goto again;
+	}
 	kws_rx_check_eof(sk, ctx, &rd);
+	kick |= rd.kick;
 	kws_rx_pack_spare_idle(ctx);
 
 	if (rd.nomem)
 		kws_queue_delayed_work(ctx, &ctx->rx_work, HZ / 50 + 1);
-	if (rd.kick)
+	/* Only queues tx_work if something is still pending. */
+	if (kick)
 		kws_ctrl_kick(ctx);
 	/* Wake readers only when there is something for them (EPOLLIN). */
 	if (rd.queued && kws_rx_readable(sk, ctx))
