@@ -157,6 +157,7 @@ bool kws_ctrl_pending(const struct kws_ctx *ctx)
 	return ctx->ctl_len || ctx->pong_burst_len || ctx->pong_queued ||
 	       ctx->ping_queued ||
 	       ctx->close_queued || ctx->rx_pong_wait ||
+	       kws_tx_hold_sending(ctx) ||
 	       kws_ctrl_want_shut(ctx->sk, ctx);
 }
 
@@ -458,6 +459,8 @@ void kws_ctrl_work(struct work_struct *work)
 	lock_sock(sk);
 	kws_ka_check(ctx);
 	/* -EAGAIN: kws_ctrl_write_space() kicks us when TCP has room. */
+	if (kws_tx_hold_sending(ctx))
+		kws_tx_hold_push(sk, ctx, MSG_DONTWAIT | MSG_NOSIGNAL);
 	kws_ctrl_flush(sk, ctx, MSG_DONTWAIT | MSG_NOSIGNAL);
 	release_sock(sk);
 	mutex_unlock(&ctx->tx_lock);

@@ -17,10 +17,12 @@
 #ifndef KWS_KWS_H
 #define KWS_KWS_H
 
+#include <linux/bvec.h>
 #include <linux/mutex.h>
 #include <linux/skbuff.h>
 #include <linux/spinlock.h>
 #include <linux/timer.h>
+#include <linux/uio.h>
 #include <linux/workqueue.h>
 #include <net/inet_connection_sock.h>
 #include <net/sock.h>
@@ -42,6 +44,28 @@
 #define KWS_CTL_FRAME_MAX	(KWS_FRAME_HDR_MAX + KWS_CONTROL_MAX)
 /* Pongs built ahead while pings arrive back to back (ctrl.c): a page. */
 #define KWS_PONG_BURST		4096
+
+#ifdef KWS_HAVE_SENDPAGE
+/* Pages of one splice batch held for one frame: a default pipe's worth. */
+#define KWS_TX_HOLD_PAGES	16
+
+/*
+ * Before 6.5 splice() and sendfile() hand over one page per call; the pages
+ * of a batch (MSG_SENDPAGE_NOTLAST: more of it follows) are held here by
+ * reference and go out as one frame when it ends (tx.c). tx_lock and the
+ * socket lock.
+ */
+struct kws_tx_hold {
+	struct bio_vec	bvec[KWS_TX_HOLD_PAGES];
+	struct iov_iter	it;		/* the rest of the frame, once sending */
+	u32		bytes;		/* held bytes */
+	u8		nr;		/* pages held */
+	u8		put;		/* pages TCP took whole and we released */
+	u8		opcode;		/* of the message the bytes belong to */
+	u8		fin;		/* their frame ends the message */
+	u8		sending;	/* their frame is built: tx_hdr, cursor */
+};
+#endif
 
 /*
  * ss -tie: attributes kws puts inside INET_DIAG_ULP_INFO, after core's
@@ -186,6 +210,9 @@ struct kws_ctx {
 	u8			tx_msg_opcode;	/* its opcode */
 	u32			tx_phase;
 	u64			tx_frame_left;	/* payload bytes owed */
+#ifdef KWS_HAVE_SENDPAGE
+	struct kws_tx_hold	*tx_hold;	/* NULL until the first splice */
+#endif
 
 	/* Readers: rx_reader (socket lock) makes one at a time. */
 	u8			rx_reader;	/* a recvmsg() is in progress */
@@ -255,6 +282,34 @@ int kws_tx_sendpage(struct sock *sk, struct page *page, int offset,
 		    size_t size, int flags);
 int kws_tx_sendpage_locked(struct sock *sk, struct page *page, int offset,
 			   size_t size, int flags);
+int kws_tx_hold_push(struct sock *sk, struct kws_ctx *ctx, int flags);
+void kws_tx_hold_free(struct kws_ctx *ctx);
+void kws_tx_hold_close(struct sock *sk, struct kws_ctx *ctx);
+
+/* The held pages' frame is open (TCP took part of it). Socket lock held. */
+static inline bool kws_tx_hold_sending(const struct kws_ctx *ctx)
+{
+	return ctx->tx_hold && ctx->tx_hold->sending;
+}
+#else
+static inline int kws_tx_hold_push(struct sock *sk, struct kws_ctx *ctx,
+				   int flags)
+{
+	return 0;
+}
+
+static inline void kws_tx_hold_free(struct kws_ctx *ctx)
+{
+}
+
+static inline void kws_tx_hold_close(struct sock *sk, struct kws_ctx *ctx)
+{
+}
+
+static inline bool kws_tx_hold_sending(const struct kws_ctx *ctx)
+{
+	return false;
+}
 #endif
 
 /* ctrl.c */

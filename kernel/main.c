@@ -413,6 +413,8 @@ static void kws_close(struct sock *sk, long timeout)
 	mutex_lock(&ctx->tx_lock);
 	lock_sock(sk);
 	if (ctx->configured) {
+		/* Held pages (6.1) before our close. */
+		kws_tx_hold_close(sk, ctx);
 		/* The peer's close, unread: the echo it waited for. */
 		kws_ctrl_echo_close(ctx);
 		/* RFC 6455 7.4.1: 1001 "going away", if it fits right now. */
@@ -422,6 +424,7 @@ static void kws_close(struct sock *sk, long timeout)
 	}
 	kws_rx_purge(sk, ctx);
 	kws_ctrl_purge(ctx);
+	kws_tx_hold_free(ctx);
 
 	write_lock_bh(&sk->sk_callback_lock);
 	if (ctx->configured) {

@@ -382,6 +382,143 @@ static int kws_tx_data(struct sock *sk, struct kws_ctx *ctx,
 	return ret;
 }
 
+#ifdef KWS_HAVE_SENDPAGE
+/* Release the pages TCP took whole (it holds its own references). */
+static void kws_tx_hold_release(struct kws_tx_hold *h)
+{
+	u8 done = h->sending ? h->it.bvec - h->bvec : 0;
+
+	while (h->put < done)
+		put_page(h->bvec[h->put++].bv_page);
+}
+
+/* Drop every held page (the socket closes). tx_lock or no users left. */
+void kws_tx_hold_free(struct kws_ctx *ctx)
+{
+	struct kws_tx_hold *h = ctx->tx_hold;
+
+	if (!h)
+		return;
+	while (h->put < h->nr)
+		put_page(h->bvec[h->put++].bv_page);
+	kfree(h);
+	ctx->tx_hold = NULL;
+}
+
+/*
+ * Send the held pages as one frame, or the rest of it. Returns 0 once all
+ * of it is with TCP, else the error; what TCP did not take stays held with
+ * its frame open, for the next send, tx_work (on write space), shutdown or
+ * close. tx_lock and socket lock held; sleeps unless MSG_DONTWAIT.
+ */
+int kws_tx_hold_push(struct sock *sk, struct kws_ctx *ctx, int flags)
+{
+	struct kws_tx_hold *h = ctx->tx_hold;
+	struct msghdr msg = {};
+	int ret;
+
+	if (!h || !h->nr)
+		return 0;
+	if (!h->sending) {
+		u8 opcode = ctx->tx_msg_open ? WS_OP_CONT : h->opcode;
+
+		ctx->tx_hdr_len = kws_frame_build(ctx->tx_hdr, opcode, h->fin,
+						  h->bytes, NULL);
+		ctx->tx_hdr_sent = 0;
+		ctx->tx_frame_left = h->bytes;
+		ctx->tx_phase = 0;
+		ctx->tx_masked = 0;
+		ctx->tx_fin = h->fin;
+		iov_iter_bvec(&h->it, ITER_SOURCE, h->bvec, h->nr, h->bytes);
+		h->sending = 1;
+	}
+	msg.msg_iter = h->it;
+	ret = kws_tx_push(sk, ctx, &msg, (flags & (MSG_DONTWAIT |
+						   MSG_NOSIGNAL)) |
+			  (h->fin ? 0 : MSG_MORE), true);
+	h->it = msg.msg_iter;
+	if (!ctx->tx_hdr_sent) {
+		/* Nothing reached TCP: build the frame again next time. */
+		ctx->tx_hdr_len = 0;
+		ctx->tx_frame_left = 0;
+		h->sending = 0;
+		return ret < 0 ? ret : -EAGAIN;
+	}
+	ctx->tx_msg_open = !h->fin;
+	ctx->tx_msg_opcode = h->opcode;
+	kws_tx_hold_release(h);
+	if (kws_tx_frame_open(ctx))
+		return ret < 0 ? ret : -EAGAIN;
+	while (h->put < h->nr)
+		put_page(h->bvec[h->put++].bv_page);
+	h->nr = 0;
+	h->put = 0;
+	h->bytes = 0;
+	h->sending = 0;
+	return 0;
+}
+
+/*
+ * close(2): the application was told the held bytes were sent, so TCP takes
+ * them now, without waiting for room: its send buffer is stretched for the
+ * call by what is held (a pipe's worth at most). tx_lock and socket lock held.
+ */
+void kws_tx_hold_close(struct sock *sk, struct kws_ctx *ctx)
+{
+	int sndbuf = READ_ONCE(sk->sk_sndbuf);
+
+	if (!ctx->tx_hold || !ctx->tx_hold->nr)
+		return;
+	WRITE_ONCE(sk->sk_sndbuf, max_t(int, sndbuf, sk->sk_wmem_queued +
+					2 * ctx->tx_hold->bytes +
+					SOCK_MIN_SNDBUF));
+	kws_tx_hold_push(sk, ctx, MSG_DONTWAIT | MSG_NOSIGNAL);
+	WRITE_ONCE(sk->sk_sndbuf, sndbuf);
+}
+
+/*
+ * Take a page of a splice batch (server role, the one bvec of @msg) into the
+ * hold; send the held pages as one frame when the batch ends (no
+ * MSG_SENDPAGE_NOTLAST) or the hold is full. The page is the caller's to
+ * count as sent once held, or once its frame's header is with TCP: what TCP
+ * does not take yet goes later, as a kTLS record does. Returns @size, or an
+ * error when the page was not taken (-ENOMEM: send it the ordinary way).
+ * tx_lock and socket lock held, process context, no frame open.
+ */
+static int kws_tx_hold_add(struct sock *sk, struct kws_ctx *ctx,
+			   struct msghdr *msg, size_t size, u8 opcode,
+			   int flags)
+{
+	const struct bio_vec *bv = msg->msg_iter.bvec;
+	struct kws_tx_hold *h = ctx->tx_hold;
+	int ret;
+
+	if (!h) {
+		h = kzalloc(sizeof(*h), sk->sk_allocation | __GFP_NOWARN);
+		if (!h)
+			return -ENOMEM;
+		ctx->tx_hold = h;
+	}
+	if (!h->nr)
+		h->opcode = opcode;
+	get_page(bv->bv_page);
+	h->bvec[h->nr++] = *bv;
+	h->bytes += size;
+	if ((flags & MSG_SENDPAGE_NOTLAST) && h->nr < KWS_TX_HOLD_PAGES)
+		return size;
+	/* MSG_MORE: the batch ends, the message goes on (or the hold is full). */
+	h->fin = !(flags & MSG_MORE);
+	ret = kws_tx_hold_push(sk, ctx, flags);
+	if (ret && !h->sending) {
+		/* Nothing reached TCP: this page was not taken after all. */
+		put_page(h->bvec[--h->nr].bv_page);
+		h->bytes -= size;
+		return ret;
+	}
+	return size;
+}
+#endif
+
 /*
  * Send a ping, pong or close the application asked for. Returns @size once
  * the frame is committed (any part of it reached TCP; ctrl.c finishes the
@@ -440,7 +577,7 @@ static int kws_tx_control(struct sock *sk, struct kws_ctx *ctx,
  * sendfile). Process context, no lock held.
  */
 static int kws_tx_do_sendmsg(struct sock *sk, struct msghdr *msg,
-			     size_t size, bool splice)
+			     size_t size, bool splice, bool hold)
 {
 	struct kws_ctx *ctx = kws_get_ctx(sk);
 	int flags = msg->msg_flags;
@@ -461,15 +598,24 @@ static int kws_tx_do_sendmsg(struct sock *sk, struct msghdr *msg,
 		goto out;
 	}
 
+	/* Held pages first, unless this page joins them. */
+	if (kws_tx_hold_sending(ctx) || !hold) {
+		ret = kws_tx_hold_push(sk, ctx, flags);
+		if (ret)
+			goto out;
+	}
 	/* A frame TCP took part of: this call owes the rest of it. */
 	if (kws_tx_frame_open(ctx)) {
 		ret = kws_tx_push(sk, ctx, msg, flags, splice);
 		goto out_flush;
 	}
 	/* Kernel frames waiting go first, between the app's frames. */
-	ret = kws_ctrl_flush(sk, ctx, flags & (MSG_DONTWAIT | MSG_NOSIGNAL));
-	if (ret < 0 && (ctx->ctl_len || ctx->pong_burst_len))
-		goto out;
+	if (kws_ctrl_pending(ctx)) {
+		ret = kws_ctrl_flush(sk, ctx,
+				     flags & (MSG_DONTWAIT | MSG_NOSIGNAL));
+		if (ret < 0 && (ctx->ctl_len || ctx->pong_burst_len))
+			goto out;
+	}
 	/* The peer's close alone does not stop us before our echo (5.5.1). */
 	if (ctx->close_sent || ctx->rx_failed ||
 	    ctx->rx_abnormal || ctx->shut_wr ||
@@ -481,13 +627,21 @@ static int kws_tx_do_sendmsg(struct sock *sk, struct msghdr *msg,
 	opcode = tc.opcode;
 	if (!opcode)
 		opcode = ctx->tx_msg_open ? ctx->tx_msg_opcode : ctx->tx_opcode;
-	if (opcode & 0x8)
+	if (opcode & 0x8) {
 		ret = kws_tx_control(sk, ctx, msg, size, &tc, flags);
-	else
-		ret = kws_tx_data(sk, ctx, msg, size, opcode, flags, splice);
+		goto out_flush;
+	}
+#ifdef KWS_HAVE_SENDPAGE
+	if (hold && ctx->role == WS_ROLE_SERVER && size) {
+		ret = kws_tx_hold_add(sk, ctx, msg, size, opcode, flags);
+		if (ret != -ENOMEM)
+			goto out_flush;
+	}
+#endif
+	ret = kws_tx_data(sk, ctx, msg, size, opcode, flags, splice);
 
 out_flush:
-	if (!kws_tx_frame_open(ctx))
+	if (!kws_tx_frame_open(ctx) && kws_ctrl_pending(ctx))
 		kws_ctrl_flush(sk, ctx, MSG_DONTWAIT | MSG_NOSIGNAL);
 out:
 	release_sock(sk);
@@ -510,7 +664,8 @@ int kws_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 		return -EOPNOTSUPP;
 	if ((flags & MSG_EOR) && (flags & MSG_MORE))
 		return -EINVAL;
-	return kws_tx_do_sendmsg(sk, msg, size, flags & KWS_MSG_SPLICE_PAGES);
+	return kws_tx_do_sendmsg(sk, msg, size, flags & KWS_MSG_SPLICE_PAGES,
+				 false);
 }
 
 /*
@@ -528,6 +683,8 @@ void kws_tx_splice_eof(struct socket *sock)
 	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, NULL, 0, 0);
 	mutex_lock(&ctx->tx_lock);
 	lock_sock(sk);
+	/* Pages a failed batch left held (6.1) end the message, as a frame. */
+	kws_tx_hold_push(sk, ctx, MSG_NOSIGNAL);
 	if (ctx->configured && ctx->tx_msg_open && !kws_tx_frame_open(ctx) &&
 	    !ctx->close_sent && !ctx->shut_wr &&
 	    !(sk->sk_shutdown & SEND_SHUTDOWN)) {
@@ -571,6 +728,8 @@ int kws_tx_sock_shutdown(struct socket *sock, int how)
 	if (!mutex_trylock(&ctx->tx_lock))
 		return ctx->sk_ops->shutdown(sock, how);
 	lock_sock(sk);
+	/* Held pages (6.1) precede the close; blocking as the close does. */
+	kws_tx_hold_push(sk, ctx, MSG_NOSIGNAL);
 	if (ctx->configured && !kws_tx_frame_open(ctx) &&
 	    (!ctx->rx_eof || ctx->close_echo_wait) &&
 	    !ctx->close_sent && !ctx->shut_wr &&
@@ -621,7 +780,7 @@ int kws_tx_sendpage(struct sock *sk, struct page *page, int offset,
 	if (flags & (MSG_MORE | MSG_SENDPAGE_NOTLAST))
 		msg.msg_flags |= MSG_MORE;
 	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bvec, 1, size);
-	return kws_tx_do_sendmsg(sk, &msg, size, true);
+	return kws_tx_do_sendmsg(sk, &msg, size, true, true);
 }
 
 /*
