@@ -1307,44 +1307,17 @@ TEST_F(uring, sendmsg_opcode_fragments_close)
 			   4);
 }
 
-/* The peer reads @n frames in a thread while the ULP side sends. */
-struct frame_reader {
-	int fd;
-	unsigned int n;
-	struct rframe f[2];
-	int err[2];
-	pthread_t thread;
-};
-
-static void *frame_reader_fn(void *arg)
+/*
+ * What the peer read while the ULP side sent: one binary message of @len
+ * bytes of @p, in one frame (abi.md: a send the app completes is one frame).
+ */
+static void expect_one_frame(struct __test_metadata *_metadata,
+			     struct peer_job *j, const uint8_t *p, size_t len)
 {
-	struct frame_reader *r = arg;
-	unsigned int i;
-
-	for (i = 0; i < r->n; i++)
-		r->err[i] = peer_read_frame(r->fd, &r->f[i], 4 * IO_TIMEOUT_MS);
-	return NULL;
-}
-
-/* Each frame the reader got is one whole binary message of @len bytes. */
-static void expect_reader_frames(struct __test_metadata *_metadata,
-				 struct frame_reader *r, int role,
-				 const uint8_t *p, size_t len)
-{
-	unsigned int i;
-
-	ASSERT_EQ(0, pthread_join(r->thread, NULL));
-	for (i = 0; i < r->n; i++) {
-		ASSERT_EQ(RF_OK, r->err[i]) {
-			TH_LOG("frame %u: %s", i, strerror(errno));
-		}
-		EXPECT_EQ(WS_OP_BINARY, r->f[i].op);
-		EXPECT_TRUE(r->f[i].fin);
-		EXPECT_EQ(role == WS_ROLE_CLIENT, r->f[i].masked);
-		ASSERT_EQ(len, r->f[i].len);
-		EXPECT_EQ(0, memcmp(r->f[i].data, p, len));
-		rframe_free(&r->f[i]);
-	}
+	peer_job_wait(j);
+	expect_peer_msg(_metadata, &j->msg, WS_OP_BINARY, p, len);
+	EXPECT_EQ(1, j->msg.frames);
+	peer_msg_free(&j->msg);
 }
 
 #define LARGE	(1u << 20)
@@ -1357,7 +1330,7 @@ static void expect_reader_frames(struct __test_metadata *_metadata,
  */
 TEST_F_TIMEOUT(uring, send_large_resubmit, 120)
 {
-	struct frame_reader r = { .fd = self->peer, .n = 1 };
+	struct peer_job j;
 	uint8_t *p = malloc(LARGE);
 	unsigned int rounds = 0;
 	int sndbuf = 65536;
@@ -1367,7 +1340,8 @@ TEST_F_TIMEOUT(uring, send_large_resubmit, 120)
 	ASSERT_EQ(0, setsockopt(self->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
 				sizeof(sndbuf)));
 	fill_pattern(p, LARGE, 5);
-	ASSERT_EQ(0, pthread_create(&r.thread, NULL, frame_reader_fn, &r));
+	peer_job_start_timeout(_metadata, &j, self->peer, variant->role,
+			       4 * IO_TIMEOUT_MS);
 	for (done = 0; done < LARGE && rounds < 10000; rounds++) {
 		struct io_uring_sqe *sqe = get_sqe(_metadata, &self->ring);
 		int res;
@@ -1382,7 +1356,7 @@ TEST_F_TIMEOUT(uring, send_large_resubmit, 120)
 	}
 	EXPECT_EQ(LARGE, done);
 	TH_LOG("%u submissions for 1 MiB", rounds);
-	expect_reader_frames(_metadata, &r, variant->role, p, LARGE);
+	expect_one_frame(_metadata, &j, p, LARGE);
 	free(p);
 }
 
@@ -1393,28 +1367,30 @@ TEST_F_TIMEOUT(uring, send_large_resubmit, 120)
  */
 TEST_F_TIMEOUT(uring, send_waitall, 120)
 {
-	struct frame_reader r = { .fd = self->peer, .n = 1 };
+	struct peer_job j;
 	uint8_t *p = malloc(LARGE);
 	struct io_uring_sqe *sqe;
 	int res;
 
 	ASSERT_NE(NULL, p);
 	fill_pattern(p, LARGE, 6);
-	ASSERT_EQ(0, pthread_create(&r.thread, NULL, frame_reader_fn, &r));
+	peer_job_start_timeout(_metadata, &j, self->peer, variant->role,
+			       4 * IO_TIMEOUT_MS);
 	sqe = get_sqe(_metadata, &self->ring);
 	io_uring_prep_send(sqe, self->fd, p, LARGE, MSG_WAITALL);
 	res = submit_wait(_metadata, &self->ring);
 	if (res != (int)LARGE) {
 		/* Let the reader give up rather than wait for the frame. */
 		shutdown(self->fd, SHUT_RDWR);
-		pthread_join(r.thread, NULL);
+		peer_job_wait(&j);
+		peer_msg_free(&j.msg);
 		free(p);
 	}
 	ASSERT_EQ((int)LARGE, res) {
 		TH_LOG("send MSG_WAITALL: %d (%s)", res,
 		       res < 0 ? strerror(-res) : "bytes");
 	}
-	expect_reader_frames(_metadata, &r, variant->role, p, LARGE);
+	expect_one_frame(_metadata, &j, p, LARGE);
 	free(p);
 }
 

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -439,6 +440,140 @@ static inline void rframe_free(struct rframe *f)
 {
 	free(f->data);
 	f->data = NULL;
+}
+
+/* What the peer read: one message, and what came with it. */
+struct peer_msg {
+	int err;		/* 0, or the RF_* / errno of a bad read */
+	int first_op;		/* opcode of the first data frame */
+	uint8_t *data;		/* the message's payload, concatenated */
+	size_t len;
+	unsigned int frames;	/* data frames */
+	unsigned int empty;	/* zero-length data frames */
+	uint64_t max_frame;	/* largest data frame payload */
+	bool bad_mask;		/* a frame masked (or not) against the role */
+	bool bad_op;		/* CONT first, or TEXT/BINARY inside */
+	unsigned int pongs;	/* pongs between its frames */
+	unsigned int pong_after;/* data frames before the first pong */
+	uint8_t pong[125];
+	size_t pong_len;
+	unsigned int others;	/* any other frame */
+};
+
+/*
+ * Read frames from @peer until a data frame with FIN. Runs in a thread
+ * too (no harness asserts here): the caller checks @m.
+ */
+static inline void peer_read_message(int peer, int role,
+				     struct peer_msg *m, int timeout_ms)
+{
+	memset(m, 0, sizeof(*m));
+	m->first_op = -1;
+	for (;;) {
+		struct rframe f;
+		int r = peer_read_frame(peer, &f, timeout_ms);
+
+		if (r != RF_OK) {
+			m->err = r == RF_EOF ? EPIPE : errno ? errno : EIO;
+			return;
+		}
+		if (f.masked != (role == WS_ROLE_CLIENT))
+			m->bad_mask = true;
+		if (f.op == WS_OP_PONG) {
+			if (!m->pongs++) {
+				m->pong_after = m->frames;
+				m->pong_len = f.len;
+				memcpy(m->pong, f.data, f.len);
+			}
+			rframe_free(&f);
+			continue;
+		}
+		if (f.op & 0x8) {
+			m->others++;
+			rframe_free(&f);
+			continue;
+		}
+		if (m->first_op < 0)
+			m->first_op = f.op;
+		if ((m->frames == 0) != (f.op != WS_OP_CONT))
+			m->bad_op = true;
+		m->data = realloc(m->data, m->len + f.len + 1);
+		if (!m->data)
+			abort();
+		memcpy(m->data + m->len, f.data, f.len);
+		m->len += f.len;
+		m->frames++;
+		if (!f.len)
+			m->empty++;
+		if (f.len > m->max_frame)
+			m->max_frame = f.len;
+		rframe_free(&f);
+		if (f.fin)
+			return;
+	}
+}
+
+/* Check @m is one message of @op carrying @len bytes of @want. */
+static inline void expect_peer_msg(struct __test_metadata *_metadata,
+				   const struct peer_msg *m, int op,
+				   const uint8_t *want, size_t len)
+{
+	ASSERT_EQ(0, m->err) {
+		TH_LOG("peer: %s after %zu bytes in %u frames",
+		       strerror(m->err), m->len, m->frames);
+	}
+	EXPECT_FALSE(m->bad_mask);
+	EXPECT_FALSE(m->bad_op);
+	EXPECT_EQ(op, m->first_op);
+	EXPECT_EQ(0, m->others);
+	ASSERT_EQ(len, m->len);
+	EXPECT_EQ(0, memcmp(m->data, want, len)) {
+		TH_LOG("payload differs from what was sent");
+	}
+}
+
+static inline void peer_msg_free(struct peer_msg *m)
+{
+	free(m->data);
+	m->data = NULL;
+}
+
+/* An unlinked file holding @len pattern bytes; also returned in *@buf. */
+struct peer_job {
+	pthread_t thread;
+	int peer, role;
+	int timeout_ms;		/* per frame */
+	struct peer_msg msg;
+};
+
+static inline void *peer_job_run(void *arg)
+{
+	struct peer_job *j = arg;
+
+	peer_read_message(j->peer, j->role, &j->msg, j->timeout_ms);
+	return NULL;
+}
+
+/* Read one message on @peer in a thread while the test thread sends. */
+static inline void peer_job_start_timeout(struct __test_metadata *_metadata,
+					  struct peer_job *j, int peer,
+					  int role, int timeout_ms)
+{
+	j->peer = peer;
+	j->role = role;
+	j->timeout_ms = timeout_ms;
+	ASSERT_EQ(0, pthread_create(&j->thread, NULL, peer_job_run, j));
+}
+
+static inline void peer_job_start(struct __test_metadata *_metadata,
+				  struct peer_job *j, int peer, int role)
+{
+	peer_job_start_timeout(_metadata, j, peer, role, IO_TIMEOUT_MS);
+}
+
+static inline void peer_job_wait(struct peer_job *j)
+{
+	pthread_join(j->thread, NULL);
 }
 
 static inline const char *opname(int op)
