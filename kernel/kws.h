@@ -91,15 +91,18 @@ enum {
  * data) and delivers [off, off + len) of it, unmasking on the way when
  * masked. A control record is a private linear skb holding its unmasked
  * payload, with off + len == skb->len. Small data chunks are packed: a
- * private linear skb holding, from off to its end, a kws_rx_seg header and
- * the unmasked bytes of each chunk in turn, of one message or several, so
- * one allocation serves many small messages; len counts all their bytes.
+ * private linear skb holding the unmasked bytes of each chunk in turn, of
+ * one message or several, back to back from off to its tail, and their
+ * kws_rx_seg headers as an array at the end of its buffer, growing down
+ * (header i at skb_end_pointer() - i - 1), so one allocation serves many
+ * small messages and whole ones are copied out at once.
  */
 struct kws_rx_cb {
-	u32	off;		/* next byte to deliver; packed: next header */
+	u32	off;		/* next byte to deliver, offset in the skb */
 	u32	len;		/* bytes left to deliver */
 	u32	charge;		/* bytes still charged to ctx->rx_held */
-	u32	last;		/* packed: offset of the last header */
+	u16	seg;		/* packed: header of the chunk at off */
+	u16	nseg;		/* packed: headers */
 	u8	mask[4];	/* when masked */
 	u8	phase;		/* mask phase of the byte at off */
 	u8	masked;
@@ -111,12 +114,12 @@ struct kws_rx_cb {
 	u16	close_flags;	/* WS_CLOSE_LOCAL, WS_CLOSE_ABNORMAL */
 };
 
-/* Inline header of each chunk in a packed record; unaligned. */
+/* Header of each chunk in a packed record. */
 struct kws_rx_seg {
-	u16	len;		/* payload bytes that follow */
+	u16	len;		/* its bytes not yet delivered */
 	u8	opcode;		/* WS_OP_TEXT or WS_OP_BINARY */
 	u8	eom;		/* the chunk ends its message */
-} __packed;
+};
 
 #define KWS_RX_CB(skb)	((struct kws_rx_cb *)((skb)->cb))
 

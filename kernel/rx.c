@@ -91,14 +91,27 @@ struct kws_rx_chunk {
 	u8		eom;
 };
 
-static void kws_rx_chunk_seg(struct sk_buff *skb, u32 seg,
+/* Header @i of packed record @skb, at the end of its buffer. */
+static struct kws_rx_seg *kws_rx_seg_hdr(const struct sk_buff *skb, u32 i)
+{
+	return (struct kws_rx_seg *)skb_end_pointer(skb) - i - 1;
+}
+
+/* Bytes a packed record can still take, headers included. */
+static u32 kws_rx_pack_left(const struct sk_buff *skb)
+{
+	return skb_tailroom(skb) -
+	       KWS_RX_CB(skb)->nseg * sizeof(struct kws_rx_seg);
+}
+
+static void kws_rx_chunk_seg(struct sk_buff *skb, u32 seg, u32 off,
 			     struct kws_rx_chunk *c)
 {
-	const struct kws_rx_seg *h = (const void *)(skb->data + seg);
+	const struct kws_rx_seg *h = kws_rx_seg_hdr(skb, seg);
 
 	c->skb = skb;
 	c->seg = seg;
-	c->off = seg + sizeof(*h);
+	c->off = off;
 	c->len = h->len;
 	c->opcode = h->opcode;
 	c->eom = h->eom;
@@ -110,7 +123,7 @@ static void kws_rx_chunk_first(struct sk_buff *skb, struct kws_rx_chunk *c)
 	const struct kws_rx_cb *cb = KWS_RX_CB(skb);
 
 	if (cb->packed) {
-		kws_rx_chunk_seg(skb, cb->off, c);
+		kws_rx_chunk_seg(skb, cb->seg, cb->off, c);
 		return;
 	}
 	c->skb = skb;
@@ -127,8 +140,8 @@ static bool kws_rx_chunk_next(const struct kws_ctx *ctx,
 {
 	struct sk_buff *skb = c->skb;
 
-	if (KWS_RX_CB(skb)->packed && c->off + c->len < skb->len) {
-		kws_rx_chunk_seg(skb, c->off + c->len, c);
+	if (KWS_RX_CB(skb)->packed && c->seg + 1 < KWS_RX_CB(skb)->nseg) {
+		kws_rx_chunk_seg(skb, c->seg + 1, c->off + c->len, c);
 		return true;
 	}
 	skb = skb_peek_next(skb, &ctx->rx_queue);
@@ -152,7 +165,7 @@ static void kws_rx_unlink(struct kws_ctx *ctx, struct sk_buff *skb)
 /*
  * @n bytes of the head chunk @c were delivered: uncharge them, step past
  * them, and free the record once it is all delivered. A packed record's
- * header moves forward over the delivered bytes (the skb is private).
+ * header counts what is left of its chunk (the skb is private).
  * Socket lock held.
  */
 static void kws_rx_consume(struct kws_ctx *ctx, const struct kws_rx_chunk *c,
@@ -170,21 +183,12 @@ static void kws_rx_consume(struct kws_ctx *ctx, const struct kws_rx_chunk *c,
 		WRITE_ONCE(ctx->rx_ready, ctx->rx_ready - 1);
 
 	if (cb->packed) {
-		if (whole) {
-			cb->off = c->off + n;
-		} else {
-			struct kws_rx_seg h = {
-				.len = c->len - n,
-				.opcode = c->opcode,
-				.eom = c->eom,
-			};
-
-			memcpy(skb->data + c->seg + n, &h, sizeof(h));
-			if (cb->last == c->seg)
-				cb->last = c->seg + n;
-			cb->off = c->seg + n;
+		cb->off += n;
+		if (!whole) {
+			kws_rx_seg_hdr(skb, c->seg)->len -= n;
+			return;
 		}
-		if (cb->off < skb->len)
+		if (++cb->seg < cb->nseg)
 			return;
 	} else {
 		cb->off += n;
@@ -352,13 +356,13 @@ static void kws_rx_put_seg(struct sk_buff *rec, const u8 *src,
 			   const struct kws_event *ev, const u8 *mask,
 			   bool eom)
 {
-	struct kws_rx_seg h = {
+	struct kws_rx_cb *cb = KWS_RX_CB(rec);
+
+	*kws_rx_seg_hdr(rec, cb->nseg++) = (struct kws_rx_seg){
 		.len = ev->len,
 		.opcode = ev->opcode,
 		.eom = eom,
 	};
-
-	skb_put_data(rec, &h, sizeof(h));
 	kws_rx_copy_in(rec, src, ev, mask);
 }
 
@@ -397,16 +401,15 @@ static void kws_rx_data(struct kws_rx_desc *rd, struct sk_buff *skb,
 		bool first = ev->flags & KWS_EV_FIRST;
 		struct kws_rx_seg *h;
 
-		if (!first && !cb->eom && skb_tailroom(tail) >= ev->len) {
-			h = (void *)(tail->data + cb->last);
+		if (!first && !cb->eom && kws_rx_pack_left(tail) >= ev->len) {
+			h = kws_rx_seg_hdr(tail, cb->nseg - 1);
 			kws_rx_copy_in(tail, src, ev, mask);
 			h->len += ev->len;
 			h->eom = eom;
 			goto appended;
 		}
 		/* A message's first chunk may have been empty, not queued. */
-		if (skb_tailroom(tail) >= sizeof(*h) + ev->len) {
-			cb->last = tail->len;
+		if (kws_rx_pack_left(tail) >= sizeof(*h) + ev->len) {
 			kws_rx_put_seg(tail, src, ev, mask, eom);
 			goto appended;
 		}
@@ -424,7 +427,6 @@ static void kws_rx_data(struct kws_rx_desc *rd, struct sk_buff *skb,
 	}
 	rec = ctx->rx_pack_spare;
 	ctx->rx_pack_spare = NULL;
-	kws_rx_put_seg(rec, src, ev, mask, eom);
 	*KWS_RX_CB(rec) = (struct kws_rx_cb){
 		.len = ev->len,
 		.opcode = ev->opcode,
@@ -432,6 +434,7 @@ static void kws_rx_data(struct kws_rx_desc *rd, struct sk_buff *skb,
 		.priv = 1,
 		.packed = 1,
 	};
+	kws_rx_put_seg(rec, src, ev, mask, eom);
 	kws_rx_enqueue(ctx, rec, rec->truesize);
 	return;
 
@@ -466,8 +469,8 @@ static bool kws_rx_pack_room(struct kws_ctx *ctx)
 	struct sk_buff *tail = skb_peek_tail(&ctx->rx_queue);
 
 	return tail && KWS_RX_CB(tail)->packed &&
-	       skb_tailroom(tail) >= sizeof(struct kws_rx_seg) +
-				     KWS_RX_COPY_MAX;
+	       kws_rx_pack_left(tail) >= sizeof(struct kws_rx_seg) +
+					 KWS_RX_COPY_MAX;
 }
 
 /*
@@ -1111,6 +1114,66 @@ static s64 kws_rx_msg_size(const struct kws_ctx *ctx,
 }
 
 /*
+ * Whole messages that are single chunks of the packed record at *@c, as
+ * many as fit in @len and @max: their bytes are contiguous, so one copy and
+ * one uncharge serve them all. Returns how many (0: the general path
+ * decides), their bytes in *@bytes; leaves *@c after them, *@more false if
+ * nothing follows. Socket lock and the reader flag held.
+ */
+static int kws_rx_batch_packed(struct kws_ctx *ctx, struct msghdr *msg,
+			       size_t len, bool peek, struct kws_rx_chunk *c,
+			       struct ws_msg_desc *d, unsigned int max,
+			       size_t *bytes, bool *more)
+{
+	struct sk_buff *skb = c->skb;
+	struct kws_rx_cb *cb = KWS_RX_CB(skb);
+	unsigned int nr = 0;
+	u32 seg, n = 0;
+
+	for (seg = c->seg; nr < max && seg < cb->nseg; seg++, nr++) {
+		const struct kws_rx_seg *h = kws_rx_seg_hdr(skb, seg);
+
+		if (!h->eom || h->len > len - n)
+			break;
+		d[nr] = (struct ws_msg_desc){
+			.len = h->len,
+			.opcode = h->opcode,
+			.flags = WS_MSG_EOR,
+		};
+		n += h->len;
+	}
+	if (!nr)
+		return 0;
+	if (n && copy_to_iter(skb->data + c->off, n, &msg->msg_iter) != n)
+		return -EFAULT;
+	*bytes = n;
+
+	if (peek) {
+		if (seg < cb->nseg) {
+			kws_rx_chunk_seg(skb, seg, c->off + n, c);
+			*more = true;
+			return nr;
+		}
+		skb = skb_peek_next(skb, &ctx->rx_queue);
+	} else {
+		cb->len -= n;
+		cb->charge -= n;
+		cb->off += n;
+		cb->seg = seg;
+		ctx->rx_payload -= n;
+		WRITE_ONCE(ctx->rx_held, ctx->rx_held - n);
+		WRITE_ONCE(ctx->rx_ready, ctx->rx_ready - nr);
+		if (seg == cb->nseg)
+			kws_rx_unlink(ctx, skb);
+		skb = skb_peek(&ctx->rx_queue);
+	}
+	*more = skb;
+	if (skb)
+		kws_rx_chunk_first(skb, c);
+	return nr;
+}
+
+/*
  * WS_RECV_BATCH: whole data messages back to back, described by one
  * WS_CMSG_BATCH array, as many as fit in @len and in the control buffer
  * (at most KWS_RX_BATCH_MAX). A control record, the close, or a message
@@ -1130,10 +1193,30 @@ static int kws_rx_deliver_batch(struct kws_ctx *ctx, struct msghdr *msg,
 	int n;
 
 	kws_rx_chunk_first(skb_peek(&ctx->rx_queue), &c);
-	do {
+	for (;;) {
 		struct ws_msg_desc *d = &desc[nr];
-		s64 size = kws_rx_msg_size(ctx, &c);
+		s64 size;
 
+		if (KWS_RX_CB(c.skb)->packed) {
+			size_t bytes;
+
+			n = kws_rx_batch_packed(ctx, msg, len - copied, peek,
+						&c, d, room - nr, &bytes, &more);
+			if (n < 0) {
+				if (!nr)
+					return n;
+				break;
+			}
+			if (n) {
+				nr += n;
+				copied += bytes;
+				if (!more || (c.opcode & 0x8) || nr == room)
+					break;
+				continue;
+			}
+		}
+
+		size = kws_rx_msg_size(ctx, &c);
 		if (nr && (size < 0 || size > len - copied))
 			break;
 		d->opcode = c.opcode;
@@ -1149,7 +1232,9 @@ static int kws_rx_deliver_batch(struct kws_ctx *ctx, struct msghdr *msg,
 		d->reserved = 0;
 		copied += n;
 		nr++;
-	} while (eom && more && !(c.opcode & 0x8) && nr < room);
+		if (!eom || !more || (c.opcode & 0x8) || nr == room)
+			break;
+	}
 
 	if (desc[nr - 1].flags & WS_MSG_EOR)
 		msg->msg_flags |= MSG_EOR;

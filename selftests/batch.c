@@ -827,6 +827,29 @@ TEST_F(bat, entry_limit_from_control_buffer)
 	expect_batch(_metadata, &b, self->buf, N_MIXED - 7, mixed, 7);
 }
 
+/* The rest of a message read in part comes first in the next batch. */
+TEST_F(bat, rest_of_partial_message_first)
+{
+	uint8_t *p = msg_payload(mixed, 0);
+	struct brx b;
+
+	peer_send_messages(_metadata, self->peer, variant->role, mixed, 4);
+	wait_parsed(_metadata, self->fd, 4);
+	batch_recv(self->fd, self->buf, 10, 0, MSG_DONTWAIT, &b);
+	ASSERT_EQ(10, b.n);
+	ASSERT_EQ(1, b.nr);
+	EXPECT_EQ(0, b.d[0].flags);
+	EXPECT_EQ(0, memcmp(self->buf, p, 10));
+	batch_recv(self->fd, self->buf, BAT_BUF, 0, MSG_DONTWAIT, &b);
+	ASSERT_EQ(4, b.nr);
+	EXPECT_EQ(mixed[0].len - 10, b.d[0].len);
+	EXPECT_EQ(WS_MSG_EOR, b.d[0].flags);
+	EXPECT_EQ(0, memcmp(self->buf, p + 10, mixed[0].len - 10));
+	EXPECT_EQ(mixed[3].len, b.d[3].len);
+	EXPECT_EQ((ssize_t)(mixed[0].len - 10 + 1 + mixed[3].len), b.n);
+	free(p);
+}
+
 /* MSG_PEEK returns the batch the next call takes. */
 TEST_F(bat, peek)
 {
