@@ -1114,6 +1114,36 @@ static s64 kws_rx_msg_size(const struct kws_ctx *ctx,
 }
 
 /*
+ * A fault in the middle of a packed run: deliver exactly the bytes that
+ * reached the user, as kws_rx_copy_msg() does, and end the batch.
+ */
+static int kws_rx_batch_fault(struct kws_ctx *ctx, bool peek,
+			      struct kws_rx_chunk *c, struct ws_msg_desc *d,
+			      u32 done, size_t *bytes, bool *more)
+{
+	unsigned int k = 0;
+	u32 take;
+
+	*bytes = done;
+	*more = false;
+	while (done) {
+		take = min(c->len, done);
+		d[k].len = take;
+		d[k++].flags = take == c->len ? WS_MSG_EOR : 0;
+		done -= take;
+		/* The run's bytes are all in this record: a chunk follows. */
+		if (peek) {
+			kws_rx_chunk_next(ctx, c);
+		} else {
+			kws_rx_consume(ctx, c, take);
+			if (done)
+				kws_rx_chunk_first(skb_peek(&ctx->rx_queue), c);
+		}
+	}
+	return k ? k : -EFAULT;
+}
+
+/*
  * Whole messages that are single chunks of the packed record at *@c, as
  * many as fit in @len and @max: their bytes are contiguous, so one copy and
  * one uncharge serve them all. Returns how many (0: the general path
@@ -1128,7 +1158,7 @@ static int kws_rx_batch_packed(struct kws_ctx *ctx, struct msghdr *msg,
 	struct sk_buff *skb = c->skb;
 	struct kws_rx_cb *cb = KWS_RX_CB(skb);
 	unsigned int nr = 0;
-	u32 seg, n = 0;
+	u32 seg, n = 0, done;
 
 	for (seg = c->seg; nr < max && seg < cb->nseg; seg++, nr++) {
 		const struct kws_rx_seg *h = kws_rx_seg_hdr(skb, seg);
@@ -1144,8 +1174,9 @@ static int kws_rx_batch_packed(struct kws_ctx *ctx, struct msghdr *msg,
 	}
 	if (!nr)
 		return 0;
-	if (n && copy_to_iter(skb->data + c->off, n, &msg->msg_iter) != n)
-		return -EFAULT;
+	done = n ? copy_to_iter(skb->data + c->off, n, &msg->msg_iter) : 0;
+	if (done != n)
+		return kws_rx_batch_fault(ctx, peek, c, d, done, bytes, more);
 	*bytes = n;
 
 	if (peek) {

@@ -850,6 +850,56 @@ TEST_F(bat, rest_of_partial_message_first)
 	free(p);
 }
 
+/*
+ * A fault in the user's buffer ends the batch at the bytes that reached it:
+ * the entries add up to what was returned, and the next call goes on from
+ * there (the stream of bytes and boundaries is the same as without it).
+ */
+TEST_F(bat, fault_mid_batch)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uint8_t *map, *want = malloc(8192), *got = malloc(8192);
+	size_t off = 0, total = 0;
+	unsigned int i, k = 0;
+	struct brx b;
+
+	map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, munmap(map + pg, pg));
+	for (i = 0; i < 6; i++) {
+		uint8_t *p = msg_payload(mixed, i);
+
+		memcpy(want + total, p, mixed[i].len);
+		total += mixed[i].len;
+		free(p);
+	}
+	peer_send_messages(_metadata, self->peer, variant->role, mixed, 6);
+	wait_parsed(_metadata, self->fd, 6);
+	/* 100 bytes of room before the hole, 1000 asked for. */
+	batch_recv(self->fd, map + pg - 100, 1000, 0, MSG_DONTWAIT, &b);
+	ASSERT_LT(0, b.n);
+	ASSERT_GE(100, b.n);
+	for (i = 0; i < b.nr; i++)
+		off += b.d[i].len;
+	EXPECT_EQ((size_t)b.n, off);
+	memcpy(got, map + pg - 100, b.n);
+	for (i = 0; i < b.nr; i++)
+		k += b.d[i].flags & WS_MSG_EOR;
+	EXPECT_FALSE(b.flags & MSG_EOR);
+	batch_recv(self->fd, self->buf, BAT_BUF, 0, MSG_DONTWAIT, &b);
+	ASSERT_LT(0, b.n);
+	memcpy(got + off, self->buf, b.n);
+	for (i = 0; i < b.nr; i++)
+		k += b.d[i].flags & WS_MSG_EOR;
+	EXPECT_EQ(6, k);
+	ASSERT_EQ(total, off + b.n);
+	EXPECT_EQ(0, memcmp(want, got, total));
+	munmap(map, pg);
+	free(want);
+	free(got);
+}
+
 /* MSG_PEEK returns the batch the next call takes. */
 TEST_F(bat, peek)
 {
