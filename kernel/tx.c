@@ -572,6 +572,23 @@ static int kws_tx_control(struct sock *sk, struct kws_ctx *ctx,
 }
 
 /*
+ * Send the kernel's own frames that wait (pong, close echo) before an app
+ * frame starts. Returns 0 when none is left part-sent, so a frame header may
+ * follow, else the flush error. Socket lock and tx_lock held.
+ */
+static int kws_tx_flush_ctrl(struct sock *sk, struct kws_ctx *ctx, int flags)
+{
+	int ret;
+
+	if (!kws_ctrl_pending(ctx))
+		return 0;
+	ret = kws_ctrl_flush(sk, ctx, flags);
+	if (ret < 0 && (ctx->ctl_len || ctx->pong_burst_len))
+		return ret;
+	return 0;
+}
+
+/*
  * One frame from @msg: data, or a control frame the app asked for with a
  * cmsg. @splice: the payload is pages TCP may keep references to (splice,
  * sendfile). Process context, no lock held.
@@ -610,12 +627,10 @@ static int kws_tx_do_sendmsg(struct sock *sk, struct msghdr *msg,
 		goto out_flush;
 	}
 	/* Kernel frames waiting go first, between the app's frames. */
-	if (kws_ctrl_pending(ctx)) {
-		ret = kws_ctrl_flush(sk, ctx,
-				     flags & (MSG_DONTWAIT | MSG_NOSIGNAL));
-		if (ret < 0 && (ctx->ctl_len || ctx->pong_burst_len))
-			goto out;
-	}
+	ret = kws_tx_flush_ctrl(sk, ctx,
+				flags & (MSG_DONTWAIT | MSG_NOSIGNAL));
+	if (ret)
+		goto out;
 	/* The peer's close alone does not stop us before our echo (5.5.1). */
 	if (ctx->close_sent || ctx->rx_failed ||
 	    ctx->rx_abnormal || ctx->shut_wr ||
@@ -687,7 +702,9 @@ void kws_tx_splice_eof(struct socket *sock)
 	kws_tx_hold_push(sk, ctx, MSG_NOSIGNAL);
 	if (ctx->configured && ctx->tx_msg_open && !kws_tx_frame_open(ctx) &&
 	    !ctx->close_sent && !ctx->shut_wr &&
-	    !(sk->sk_shutdown & SEND_SHUTDOWN)) {
+	    !(sk->sk_shutdown & SEND_SHUTDOWN) &&
+	    /* A control frame TCP took part of must end before our header. */
+	    !kws_tx_flush_ctrl(sk, ctx, MSG_NOSIGNAL)) {
 		kws_tx_data(sk, ctx, &msg, 0, ctx->tx_msg_opcode,
 			    MSG_NOSIGNAL, false);
 		if (!kws_tx_frame_open(ctx))
