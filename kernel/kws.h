@@ -36,6 +36,8 @@
 #define KWS_RX_COPY_MAX		128
 /* Data room of a packed record: its skb is one kmalloc-2k object. */
 #define KWS_RX_PACK_SIZE	SKB_WITH_OVERHEAD(2048)
+/* ... or one kmalloc-512 object when one small chunk is all there is. */
+#define KWS_RX_PACK_SMALL	SKB_WITH_OVERHEAD(512)
 /* Most messages one WS_RECV_BATCH recvmsg() returns (its stack array). */
 #define KWS_RX_BATCH_MAX	64
 /* Unmasking bounce buffer for recvmsg(), on its stack. */
