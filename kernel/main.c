@@ -84,17 +84,28 @@ static void kws_work_stop(struct kws_ctx *ctx)
 
 /* ---- SOL_WS options ---------------------------------------------------- */
 
+/* Every SOL_WS option has one fixed size: anything else is EINVAL. */
+static int kws_copy_opt(void *dst, unsigned int size, sockptr_t optval,
+			unsigned int optlen)
+{
+	if (optlen != size)
+		return -EINVAL;
+	if (copy_from_sockptr(dst, optval, size))
+		return -EFAULT;
+	return 0;
+}
+
 static int kws_set_config(struct sock *sk, struct kws_ctx *ctx,
 			  sockptr_t optval, unsigned int optlen)
 {
 	struct ws_config cfg;
 	u8 parser_flags = 0;
 	u64 max_msg;
+	int err;
 
-	if (optlen != sizeof(cfg))
-		return -EINVAL;
-	if (copy_from_sockptr(&cfg, optval, sizeof(cfg)))
-		return -EFAULT;
+	err = kws_copy_opt(&cfg, sizeof(cfg), optval, optlen);
+	if (err)
+		return err;
 	if (ctx->configured)
 		return -EBUSY;
 	if (cfg.role != WS_ROLE_CLIENT && cfg.role != WS_ROLE_SERVER)
@@ -180,11 +191,11 @@ static int kws_set_max_msg(struct kws_ctx *ctx, sockptr_t optval,
 			   unsigned int optlen)
 {
 	u64 val;
+	int err;
 
-	if (optlen != sizeof(val))
-		return -EINVAL;
-	if (copy_from_sockptr(&val, optval, sizeof(val)))
-		return -EFAULT;
+	err = kws_copy_opt(&val, sizeof(val), optval, optlen);
+	if (err)
+		return err;
 	if (!val)
 		val = kws_net_default_max_msg(sock_net(ctx->sk));
 	/* kws_rx_actor() hands it to the parser before each feed. */
@@ -196,11 +207,11 @@ static int kws_set_tx_opcode(struct kws_ctx *ctx, sockptr_t optval,
 			     unsigned int optlen)
 {
 	int val;
+	int err;
 
-	if (optlen != sizeof(val))
-		return -EINVAL;
-	if (copy_from_sockptr(&val, optval, sizeof(val)))
-		return -EFAULT;
+	err = kws_copy_opt(&val, sizeof(val), optval, optlen);
+	if (err)
+		return err;
 	if (val != WS_OP_TEXT && val != WS_OP_BINARY)
 		return -EINVAL;
 	ctx->tx_opcode = val;
@@ -211,11 +222,11 @@ static int kws_set_recv_batch(struct kws_ctx *ctx, sockptr_t optval,
 			      unsigned int optlen)
 {
 	int val;
+	int err;
 
-	if (optlen != sizeof(val))
-		return -EINVAL;
-	if (copy_from_sockptr(&val, optval, sizeof(val)))
-		return -EFAULT;
+	err = kws_copy_opt(&val, sizeof(val), optval, optlen);
+	if (err)
+		return err;
 	if (val != 0 && val != 1)
 		return -EINVAL;
 	ctx->rx_batch = val;
@@ -226,11 +237,11 @@ static int kws_set_keepalive(struct kws_ctx *ctx, sockptr_t optval,
 			     unsigned int optlen)
 {
 	struct ws_keepalive ka;
+	int err;
 
-	if (optlen != sizeof(ka))
-		return -EINVAL;
-	if (copy_from_sockptr(&ka, optval, sizeof(ka)))
-		return -EFAULT;
+	err = kws_copy_opt(&ka, sizeof(ka), optval, optlen);
+	if (err)
+		return err;
 	if (ka.idle_ms && !ka.timeout_ms)
 		return -EINVAL;
 	ctx->keepalive = ka;
