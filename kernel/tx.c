@@ -773,6 +773,36 @@ int kws_tx_sock_shutdown(struct socket *sock, int how)
 
 #ifdef KWS_HAVE_SENDPAGE
 /*
+ * A page in the middle of a splice batch whose first page the hold took:
+ * it joins the hold under tx_lock alone, which is what guards the hold, so
+ * a batch pays the socket lock and the checks of a send once, not per page.
+ * Returns @size, 0 when the page must take the full path, or -EINTR.
+ * Process context, no lock held.
+ */
+static int kws_tx_hold_append(struct kws_ctx *ctx, const struct bio_vec *bv,
+			      int flags)
+{
+	struct kws_tx_hold *h;
+	int ret = 0;
+
+	if (!(flags & MSG_SENDPAGE_NOTLAST) || !bv->bv_len ||
+	    !READ_ONCE(ctx->tx_hold))
+		return 0;
+	if (mutex_lock_interruptible(&ctx->tx_lock))
+		return -EINTR;
+	h = ctx->tx_hold;
+	/* Not the page that fills the hold: that one sends the frame. */
+	if (h && h->nr && !h->sending && h->nr < KWS_TX_HOLD_PAGES - 1) {
+		get_page(bv->bv_page);
+		h->bvec[h->nr++] = *bv;
+		h->bytes += bv->bv_len;
+		ret = bv->bv_len;
+	}
+	mutex_unlock(&ctx->tx_lock);
+	return ret;
+}
+
+/*
  * proto.sendpage (before 6.5): splice() and sendfile() hand over one pipe
  * buffer (at most a page) per call, so each is a frame; MSG_MORE and
  * MSG_SENDPAGE_NOTLAST keep the message open. Process context, no lock
@@ -787,10 +817,14 @@ int kws_tx_sendpage(struct sock *sk, struct page *page, int offset,
 		.bv_len = size,
 	};
 	struct msghdr msg = {};
+	int ret;
 
 	if (flags & ~(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL |
 		      MSG_SENDPAGE_NOTLAST | MSG_SENDPAGE_NOPOLICY))
 		return -EOPNOTSUPP;
+	ret = kws_tx_hold_append(kws_get_ctx(sk), &bvec, flags);
+	if (ret)
+		return ret;
 	/* NOTLAST also reaches TCP: it pushes once per batch, not per page. */
 	msg.msg_flags = flags & (MSG_DONTWAIT | MSG_NOSIGNAL |
 				 MSG_SENDPAGE_NOTLAST);
