@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@ struct bench_shm *bench_shm_open(int port, int create)
 {
 	char path[64];
 	struct bench_shm *s;
+	struct stat st;
 	int fd;
 
 	snprintf(path, sizeof(path), "/dev/shm/kws-bench.%d", port);
@@ -42,6 +44,14 @@ struct bench_shm *bench_shm_open(int port, int create)
 	if (fd < 0)
 		return NULL;
 	if (create && ftruncate(fd, sizeof(*s)) < 0) {
+		close(fd);
+		return NULL;
+	}
+	/*
+	 * A reader can open the file between the server's O_CREAT and its
+	 * ftruncate(): a zero-length mapping would SIGBUS (seen on 2 vCPUs).
+	 */
+	if (!create && (fstat(fd, &st) || st.st_size < (off_t)sizeof(*s))) {
 		close(fd);
 		return NULL;
 	}
