@@ -38,6 +38,9 @@ struct kws_user {
 	uint8_t ctl_off;
 	uint8_t ctl[KWS_CONTROL_MAX];
 	uint8_t close_pending;		/* close to report on the next call */
+	uint8_t close_answer;		/* the peer's close, echoed when it is
+					 * reported (or at kws_close())
+					 */
 	uint8_t close_reported;		/* then EOF */
 	uint16_t close_code;
 	uint16_t close_flags;

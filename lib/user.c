@@ -54,17 +54,25 @@ int kws_user_attach(struct kws_conn *conn, const struct kws_attach_opts *opts,
 	return 0;
 }
 
+/* The code a close echo carries: the peer's, none for a close without. */
+static uint16_t echo_code(const struct kws_user *u)
+{
+	return u->close_code == WS_CLOSE_NO_STATUS ? 0 : u->close_code;
+}
+
 /*
  * At kws_close() of an open connection: close 1001 "going away" (RFC 6455
- * 7.4.1), only if it goes out whole without blocking, as the ULP does at
- * close(2). Nobody else may use the connection any more.
+ * 7.4.1), or the echo of a peer's close not read yet, only if it goes out
+ * whole without blocking, as the ULP does at close(2). Nobody else may use
+ * the connection any more.
  */
 void kws_user_going_away(struct kws_conn *conn)
 {
 	struct kws_user *u = conn->user;
+	uint16_t code = u->close_answer ? echo_code(u) : WS_CLOSE_GOING_AWAY;
+	unsigned int h, len = code ? 2 : 0;
 	uint8_t frame[KWS_FRAME_HDR_MAX + 2];
 	uint8_t mask[4], *maskp = NULL;
-	unsigned int h;
 
 	if (u->close_sent || u->failed || u->tx_broken || u->tx_open)
 		return;
@@ -73,13 +81,13 @@ void kws_user_going_away(struct kws_conn *conn)
 			return;
 		maskp = mask;
 	}
-	h = kws_frame_build(frame, KWS_OP_CLOSE, 1, 2, maskp);
-	frame[h] = WS_CLOSE_GOING_AWAY >> 8;
-	frame[h + 1] = WS_CLOSE_GOING_AWAY & 0xff;
+	h = kws_frame_build(frame, KWS_OP_CLOSE, 1, len, maskp);
+	frame[h] = code >> 8;
+	frame[h + 1] = code & 0xff;
 	if (maskp)
-		kws_mask_copy(frame + h, frame + h, 2, mask, 0);
+		kws_mask_copy(frame + h, frame + h, len, mask, 0);
 	/* all or nothing is up to TCP; a partial frame dies with the fd */
-	if (send(conn->fd, frame, h + 2, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (send(conn->fd, frame, h + len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return;
 	u->close_sent = 1;
 }
@@ -272,6 +280,26 @@ static void fail_connection(struct kws_conn *conn, uint16_t code)
 	report_close(u, code, WS_CLOSE_LOCAL, NULL, 0);
 }
 
+/*
+ * RFC 6455 5.5.1: answer the peer's close with a close echoing its code,
+ * when the application reaches it, as the ULP does (abi.md "Close echo"):
+ * until then it may still send, e.g. answer the messages before the close
+ * that a kws_recv_batch() returned. The receiving thread.
+ */
+static void answer_close(struct kws_conn *conn)
+{
+	struct kws_user *u = conn->user;
+
+	u->close_answer = 0;
+	pthread_mutex_lock(&u->tx_lock);
+	u->close_rcvd = 1;
+	if (!u->close_sent && !u->tx_broken)
+		do_send_close(conn, echo_code(u), NULL, 0);
+	else
+		close_tcp(conn);
+	pthread_mutex_unlock(&u->tx_lock);
+}
+
 static void handle_control(struct kws_conn *conn, const struct kws_event *ev)
 {
 	struct kws_user *u = conn->user;
@@ -294,17 +322,10 @@ static void handle_control(struct kws_conn *conn, const struct kws_event *ev)
 	case KWS_OP_PONG:
 		break;
 	case KWS_OP_CLOSE:
-		/* RFC 6455 5.5.1: answer with a close, echoing the code */
-		pthread_mutex_lock(&u->tx_lock);
-		u->close_rcvd = 1;
-		if (!u->close_sent && !u->tx_broken)
-			do_send_close(conn, ev->code == WS_CLOSE_NO_STATUS ?
-				      0 : ev->code, NULL, 0);
-		else
-			close_tcp(conn);
-		pthread_mutex_unlock(&u->tx_lock);
+		/* answered when the application reads it: answer_close() */
 		report_close(u, ev->code, 0, payload + 2,
 			     ev->len > 2 ? ev->len - 2 : 0);
+		u->close_answer = 1;
 		return;
 	}
 	if (deliver) {
@@ -404,6 +425,8 @@ ssize_t kws_user_recv(struct kws_conn *conn, void *buf, size_t len,
 				}
 				return take;
 			}
+			if (u->close_answer)
+				answer_close(conn);
 			/* a reason longer than @len continues, like a message */
 			info->opcode = WS_OP_CLOSE;
 			info->close_code = u->close_code;

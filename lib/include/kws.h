@@ -325,8 +325,9 @@ int kws_attach(int fd, int role, const struct kws_attach_opts *opts,
  *   EAGAIN       non-blocking kernel socket, nothing sent: wait for POLLOUT,
  *                call again (the userspace path waits itself);
  *   EINVAL       bad opcode or flags, or an opcode change inside a message;
- *   EPIPE        a close frame was sent or received (a received close is
- *                answered at once), the connection failed or TCP ended;
+ *   EPIPE        a close frame was sent, or received and returned by
+ *                kws_recv() (which answers it), the connection failed or
+ *                TCP ended;
  *   anything sendmsg(2) returns.
  * The kernel path may return less than @len on a non-blocking socket; send
  * the rest with another call with the same opcode and flags.
@@ -383,7 +384,8 @@ struct kws_msg_info {
  *     connection failed (WS_CLOSE_LOCAL: libkws or the kernel sent
  *     close_code, 1002/1007/1009, to the peer) or TCP ended without a
  *     close (WS_CLOSE_ABNORMAL, 1006). A close frame is answered
- *     automatically. Call once more to see EOF, then kws_close().
+ *     automatically when this call returns it (the messages before it can
+ *     still be answered). Call once more to see EOF, then kws_close().
  *   opcode 0: EOF after the close; returns 0. Call kws_close().
  * Returns -1 with errno EAGAIN (non-blocking socket and nothing buffered:
  * poll kws_fd() for POLLIN, but see kws_pending()), EINTR, or a recvmsg(2)
@@ -414,8 +416,9 @@ const char *kws_protocol(const struct kws_conn *conn);
 
 /*
  * Close the socket and free @conn (NULL is fine). If no close frame was
- * sent yet, a close 1001 ("going away") is sent when it can go out without
- * blocking (the ULP does the same at close(2)). For a clean close call
+ * sent yet, a close 1001 ("going away"), or the echo of a peer's close not
+ * read yet, is sent when it can go out without blocking (the ULP does the
+ * same at close(2)). For a clean close call
  * kws_send_close() first and read the peer's close.
  */
 void kws_close(struct kws_conn *conn);
