@@ -577,12 +577,42 @@ KWS_EXPORT int kws_send_close(struct kws_conn *conn, uint16_t code,
 		-1 : 0;
 }
 
-KWS_EXPORT ssize_t kws_recv(struct kws_conn *conn, void *buf, size_t len,
-			    struct kws_msg_info *info)
+/*
+ * Turn WS_RECV_BATCH on or off for the kernel path's next recvmsg(), if it
+ * is not so already. A module without it (ENOPROTOOPT) leaves batching off
+ * for good. Returns the mode in effect, or -1.
+ */
+static int kernel_set_batch(struct kws_conn *conn, int on)
+{
+	if (on && conn->rx_batch_missing)
+		on = 0;
+	if (conn->rx_batch == on)
+		return on;
+	if (setsockopt(conn->fd, SOL_WS, WS_RECV_BATCH, &on, sizeof(on))) {
+		if (!on || errno != ENOPROTOOPT)
+			return -1;
+		conn->rx_batch_missing = 1;
+		return 0;
+	}
+	conn->rx_batch = on;
+	return on;
+}
+
+/*
+ * One recvmsg() on the kernel path into @buf, @info as kws_recv() fills it.
+ * With @desc (WS_RECV_BATCH on), the control buffer has room for exactly
+ * @ndesc (4 or more) entries, which is also enough for the close's two
+ * control messages; a WS_CMSG_BATCH is copied into @desc and *@nbatch set to
+ * its number of entries, else *@nbatch is 0 (a ping/pong, the close, EOF).
+ */
+static ssize_t kernel_recvmsg(struct kws_conn *conn, void *buf, size_t len,
+			      struct kws_msg_info *info,
+			      struct ws_msg_desc *desc, unsigned int ndesc,
+			      unsigned int *nbatch)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(uint8_t)) +
-			 CMSG_SPACE(sizeof(struct ws_close)) + 64];
+		char buf[CMSG_SPACE(KWS_RECV_BATCH_MAX *
+				    sizeof(struct ws_msg_desc))];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
@@ -590,15 +620,15 @@ KWS_EXPORT ssize_t kws_recv(struct kws_conn *conn, void *buf, size_t len,
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
 		.msg_control = control.buf,
-		.msg_controllen = sizeof(control.buf),
+		.msg_controllen = desc ?
+			CMSG_LEN(ndesc * sizeof(struct ws_msg_desc)) :
+			CMSG_SPACE(sizeof(uint8_t)) +
+			CMSG_SPACE(sizeof(struct ws_close)) + 64,
 	};
 	struct cmsghdr *cmsg;
 	ssize_t n;
 
-	memset(info, 0, sizeof(*info));
-	if (conn->user)
-		return kws_user_recv(conn, buf, len, info);
-
+	*nbatch = 0;
 	n = recvmsg(conn->fd, &msg, 0);
 	if (n < 0)
 		return -1;
@@ -616,8 +646,82 @@ KWS_EXPORT ssize_t kws_recv(struct kws_conn *conn, void *buf, size_t len,
 			info->opcode = WS_OP_CLOSE;
 			info->close_code = wc.code;
 			info->close_flags = wc.flags;
+		} else if (cmsg->cmsg_type == WS_CMSG_BATCH && desc) {
+			size_t nr = (cmsg->cmsg_len - CMSG_LEN(0)) /
+				    sizeof(*desc);
+
+			*nbatch = nr < ndesc ? nr : ndesc;
+			memcpy(desc, CMSG_DATA(cmsg), *nbatch * sizeof(*desc));
+			if (*nbatch)
+				info->opcode = desc[*nbatch - 1].opcode;
 		}
 	}
 	info->eom = !!(msg.msg_flags & MSG_EOR);
 	return n;
+}
+
+KWS_EXPORT ssize_t kws_recv(struct kws_conn *conn, void *buf, size_t len,
+			    struct kws_msg_info *info)
+{
+	unsigned int nbatch;
+
+	memset(info, 0, sizeof(*info));
+	if (conn->user)
+		return kws_user_recv(conn, buf, len, info);
+	/* with WS_RECV_BATCH on, this control buffer would take a batch */
+	if (kernel_set_batch(conn, 0) < 0)
+		return -1;
+	return kernel_recvmsg(conn, buf, len, info, NULL, 0, &nbatch);
+}
+
+/* Fewest entries for which the kernel path asks for a batch (see there). */
+#define KERNEL_BATCH_MIN	4
+
+KWS_EXPORT int kws_recv_batch(struct kws_conn *conn, void *buf, size_t len,
+			      struct ws_msg_desc *desc, unsigned int ndesc,
+			      struct kws_msg_info *info)
+{
+	unsigned int nr = 0;
+	ssize_t n;
+	int batch;
+
+	memset(info, 0, sizeof(*info));
+	if (!ndesc || !desc || (len && !buf)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ndesc > KWS_RECV_BATCH_MAX)
+		ndesc = KWS_RECV_BATCH_MAX;
+	/* entry lengths are 32 bits; recvmsg() takes no more anyway */
+	if (len > INT32_MAX)
+		len = INT32_MAX;
+	if (conn->user) {
+		n = kws_user_recv(conn, buf, len, info);
+	} else {
+		batch = kernel_set_batch(conn, ndesc >= KERNEL_BATCH_MIN);
+		if (batch < 0)
+			return -1;
+		n = kernel_recvmsg(conn, buf, len, info, batch ? desc : NULL,
+				   ndesc, &nr);
+	}
+	if (n < 0)
+		return -1;
+	if (nr)
+		return nr;
+	if (!info->opcode)
+		return 0;	/* EOF */
+	/* one message or part, as kws_recv() returns it */
+	desc[0] = (struct ws_msg_desc){
+		.len = n,
+		.opcode = info->opcode,
+		.flags = info->eom ? WS_MSG_EOR : 0,
+	};
+	nr = 1;
+	if (conn->user && info->eom &&
+	    (info->opcode == WS_OP_TEXT || info->opcode == WS_OP_BINARY)) {
+		nr += kws_user_recv_more(conn, (uint8_t *)buf + n, len - n,
+					 desc + 1, ndesc - 1);
+		info->opcode = desc[nr - 1].opcode;
+	}
+	return nr;
 }

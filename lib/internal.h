@@ -60,6 +60,10 @@ struct kws_conn {
 	int role;			/* WS_ROLE_* */
 	int kernel;			/* the ULP runs it */
 	uint8_t tx_open;		/* kernel path: message left open */
+	uint8_t rx_batch;		/* kernel path: WS_RECV_BATCH is on;
+					 * receiving thread only
+					 */
+	uint8_t rx_batch_missing;	/* the module predates WS_RECV_BATCH */
 	char *protocol;			/* agreed subprotocol, or NULL */
 	struct kws_user *user;		/* userspace path, else NULL */
 };
@@ -79,6 +83,8 @@ int kws_user_control(struct kws_conn *conn, int opcode, uint16_t code,
 		     const void *payload, size_t len);
 ssize_t kws_user_recv(struct kws_conn *conn, void *buf, size_t len,
 		      struct kws_msg_info *info);
+unsigned int kws_user_recv_more(struct kws_conn *conn, void *buf, size_t len,
+				struct ws_msg_desc *desc, unsigned int ndesc);
 int kws_user_pending(const struct kws_user *u);
 
 /* io.c */

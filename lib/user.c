@@ -370,6 +370,22 @@ static int feed(struct kws_conn *conn)
 	return u->rpos < u->rend;
 }
 
+/* Copy (unmasking) the next @n bytes of the data chunk to @out. */
+static void take_chunk(struct kws_user *u, uint8_t *out, size_t n)
+{
+	const uint8_t *src = u->rbuf + u->chunk_off;
+
+	if (u->chunk_masked)
+		u->chunk_phase = kws_mask_copy(out, src, n, u->chunk_mask,
+					       u->chunk_phase);
+	else if (n)
+		memcpy(out, src, n);
+	u->chunk_off += n;
+	u->chunk_len -= n;
+	if (!u->chunk_len)
+		u->chunk_active = 0;
+}
+
 ssize_t kws_user_recv(struct kws_conn *conn, void *buf, size_t len,
 		      struct kws_msg_info *info)
 {
@@ -383,25 +399,13 @@ ssize_t kws_user_recv(struct kws_conn *conn, void *buf, size_t len,
 		if (u->chunk_active) {
 			size_t take = u->chunk_len < len - total ?
 				      u->chunk_len : len - total;
-			const uint8_t *src = u->rbuf + u->chunk_off;
 
 			info->opcode = u->chunk_opcode;
-			if (u->chunk_masked)
-				u->chunk_phase = kws_mask_copy(out + total, src,
-							       take,
-							       u->chunk_mask,
-							       u->chunk_phase);
-			else
-				memcpy(out + total, src, take);
+			take_chunk(u, out + total, take);
 			total += take;
-			u->chunk_off += take;
-			u->chunk_len -= take;
-			if (!u->chunk_len) {
-				u->chunk_active = 0;
-				if (u->chunk_eom) {
-					info->eom = 1;
-					return total;
-				}
+			if (!u->chunk_active && u->chunk_eom) {
+				info->eom = 1;
+				return total;
 			}
 			if (total == len)
 				return total;
@@ -465,4 +469,44 @@ ssize_t kws_user_recv(struct kws_conn *conn, void *buf, size_t len,
 		}
 		u->rend = n;
 	}
+}
+
+/*
+ * kws_recv_batch() after a first whole data message: more whole messages
+ * that the last read already brought, back to back in @buf, as long as
+ * each fits in what is left of @len and @ndesc. Never reads the socket, so
+ * never waits. Stops, leaving it for the next call as the kernel's
+ * WS_RECV_BATCH does, at a data chunk that is not a whole message (a
+ * message not all read yet, or the first frame of a fragmented one) or
+ * does not fit, at a delivered ping/pong and at the close. Pings met on
+ * the way are answered here as in kws_user_recv(). Returns the number of
+ * entries filled.
+ */
+unsigned int kws_user_recv_more(struct kws_conn *conn, void *buf, size_t len,
+				struct ws_msg_desc *desc, unsigned int ndesc)
+{
+	struct kws_user *u = conn->user;
+	uint8_t *out = buf;
+	unsigned int nr = 0;
+	size_t n;
+
+	while (nr < ndesc) {
+		while (!u->chunk_active) {
+			if (u->ctl_opcode || u->close_pending ||
+			    u->close_reported || !feed(conn))
+				return nr;
+		}
+		n = u->chunk_len;
+		if (!u->chunk_eom || n > len)
+			return nr;
+		desc[nr++] = (struct ws_msg_desc){
+			.len = n,
+			.opcode = u->chunk_opcode,
+			.flags = WS_MSG_EOR,
+		};
+		take_chunk(u, out, n);
+		out += n;
+		len -= n;
+	}
+	return nr;
 }

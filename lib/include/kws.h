@@ -28,7 +28,8 @@
  *   kws_attach()    turn an upgraded socket into a connection;
  *   kws_connect()   URL to open connection (resolve, TCP, handshake, attach);
  *   kws_accept(), kws_server_handshake()   the same for servers;
- *   kws_send(), kws_recv() and friends     one message per call.
+ *   kws_send(), kws_recv() and friends     one message per call;
+ *   kws_recv_batch()  many small messages per call.
  *
  * Error convention: functions returning int or ssize_t return -1 and set
  * errno on failure, like the system calls they wrap. Errno values are listed
@@ -397,6 +398,37 @@ struct kws_msg_info {
  */
 ssize_t kws_recv(struct kws_conn *conn, void *buf, size_t len,
 		 struct kws_msg_info *info);
+
+/* Most entries one kws_recv_batch() call fills: the kernel's limit (abi.md). */
+#define KWS_RECV_BATCH_MAX	64
+
+/*
+ * Receive many whole messages in one call (WS_RECV_BATCH on the kernel
+ * path): their bytes back to back in @buf, entry i of @desc describing the
+ * next desc[i].len bytes (struct ws_msg_desc from linux/kws.h: opcode,
+ * flags WS_MSG_EOR when the entry ends its message). At most @ndesc entries
+ * (1 to KWS_RECV_BATCH_MAX; more is treated as the maximum). Returns the
+ * number of entries, 0 at EOF (after the close), or -1 with the errno of
+ * kws_recv() or EINVAL (@ndesc 0).
+ *   A batch ends at a message that has not all arrived or does not fit in
+ *   what is left of @len: it comes in a later call. If it is the first
+ *   message of the call, the call returns a part of it as kws_recv() does:
+ *   one entry without WS_MSG_EOR, its end the first entry of a later call.
+ *   Zero-length messages are entries with len 0.
+ *   Pings and pongs (WS_F_DELIVER_CONTROL) and the close are never in a
+ *   batch: they come alone, one entry with their opcode, the close's code
+ *   in @info. @info always describes the last entry as kws_recv() would
+ *   (opcode, eom, close_code, close_flags).
+ * The two paths may cut batches at different places (the kernel takes what
+ * TCP has queued, the userspace codec what its last read brought, and it
+ * ends a batch before a fragmented message); the entries, in order, are the
+ * same. Calls may be mixed with kws_recv(); on the kernel path switching
+ * costs one setsockopt(2). With @ndesc under 4 the kernel path returns one
+ * message per call (the close needs that much control buffer).
+ */
+int kws_recv_batch(struct kws_conn *conn, void *buf, size_t len,
+		   struct ws_msg_desc *desc, unsigned int ndesc,
+		   struct kws_msg_info *info);
 
 /*
  * 1 if kws_recv() has buffered input to report without reading the socket

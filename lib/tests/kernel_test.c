@@ -3,7 +3,8 @@
  * libkws on the kernel path: kws_connect/kws_accept over loopback with the
  * "ws" ULP attached, on both ends and against the userspace codec on the
  * other end (kernel client + userspace server and the reverse), failure
- * closes and leftover bytes handed over with WS_LEFTOVER.
+ * closes, leftover bytes handed over with WS_LEFTOVER, and kws_recv_batch()
+ * over WS_RECV_BATCH (the checks test_user runs on the userspace codec).
  *
  * Needs kws.ko: run it as `tools/vm/run -- lib/tests/kernel_test`. Where the
  * module is missing (the host), it reports one skipped test and passes.
@@ -26,6 +27,7 @@
 #include "kws_codec.h"
 #include "tap.h"
 #include "util.h"
+#include "batch.h"
 
 #ifndef TCP_ULP
 #define TCP_ULP 31
@@ -428,6 +430,46 @@ static void test_env_userspace(void)
 	close(fds[0]);
 }
 
+/* kws_recv_batch(): which path sends and which receives, for batch_pair() */
+static int batch_tx_kernel, batch_rx_kernel;
+
+static int batch_pair(struct kws_conn **tx, struct kws_conn **rx,
+		      uint32_t rx_flags)
+{
+	struct kws_attach_opts topts = {
+		.flags = batch_tx_kernel ? KWS_ATTACH_KERNEL :
+			 KWS_ATTACH_USERSPACE,
+	};
+	struct kws_attach_opts ropts = {
+		.flags = batch_rx_kernel ? KWS_ATTACH_KERNEL :
+			 KWS_ATTACH_USERSPACE,
+		.ws_flags = rx_flags,
+	};
+	int fds[2];
+
+	*tx = *rx = NULL;
+	if (tcp_pair(fds))
+		return -1;
+	if (kws_attach(fds[0], WS_ROLE_CLIENT, &topts, NULL, 0, tx) ||
+	    kws_attach(fds[1], WS_ROLE_SERVER, &ropts, NULL, 0, rx) ||
+	    kws_is_kernel(*rx) != batch_rx_kernel) {
+		errno = errno ? errno : EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+static void test_batch(int tx_kernel, int rx_kernel)
+{
+	char name[32];
+
+	batch_tx_kernel = tx_kernel;
+	batch_rx_kernel = rx_kernel;
+	snprintf(name, sizeof(name), "%s_to_%s", path_name(tx_kernel),
+		 path_name(rx_kernel));
+	batch_tests(name, batch_pair);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -446,5 +488,8 @@ int main(void)
 	test_nonblocking_send(1);
 	test_nonblocking_send(0);
 	test_env_userspace();
+	test_batch(0, 1);
+	test_batch(1, 1);
+	test_batch(1, 0);
 	return tap_done();
 }

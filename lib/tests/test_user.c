@@ -24,6 +24,7 @@
 #include "kws_codec.h"
 #include "tap.h"
 #include "util.h"
+#include "batch.h"
 
 static const struct kws_attach_opts user_opts = {
 	.flags = KWS_ATTACH_USERSPACE,
@@ -1072,6 +1073,21 @@ static void test_connect_accept(int family)
 	close(a.lfd);
 }
 
+/* ---- kws_recv_batch() -------------------------------------------------- */
+
+static int batch_pair_tcp;
+
+static int batch_pair(struct kws_conn **tx, struct kws_conn **rx,
+		      uint32_t rx_flags)
+{
+	struct kws_attach_opts ropts = {
+		.flags = KWS_ATTACH_USERSPACE,
+		.ws_flags = rx_flags,
+	};
+
+	return conn_pair(batch_pair_tcp, tx, rx, NULL, &ropts);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1089,5 +1105,8 @@ int main(void)
 	test_server_socket();
 	test_connect_accept(AF_INET);
 	test_connect_accept(AF_INET6);
+	batch_tests("user_unix", batch_pair);
+	batch_pair_tcp = 1;
+	batch_tests("user_tcp", batch_pair);
 	return tap_done();
 }
