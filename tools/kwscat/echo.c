@@ -20,7 +20,9 @@
 
 #define ECHO_BUF	65536
 #define HS_BUF		16384
-/* Messages handled per wakeup before others get a turn. */
+/* Receive calls (up to --batch messages each) per wakeup before others
+ * get a turn.
+ */
 #define ECHO_BUDGET	16
 
 struct echo_conn {
@@ -30,11 +32,13 @@ struct echo_conn {
 	struct kws_conn *conn;		/* after it */
 	char *buf;
 	size_t hs_len;			/* handshake bytes in buf */
-	/* The echo not sent yet: buf[out_off, out_off + out_len). */
-	size_t out_off, out_len;
-	int out_opcode;
-	unsigned int out_flags;
-	bool out_pending;
+	/*
+	 * The echoes not sent yet: entries out_next to out_nr of the last
+	 * receive's batch, their bytes in buf from out_off on.
+	 */
+	struct ws_msg_desc out_desc[KWS_RECV_BATCH_MAX];
+	unsigned int out_next, out_nr;
+	size_t out_off;
 	bool want_out;			/* EPOLLOUT is armed */
 	struct echo_conn *next, *prev;	/* all connections */
 };
@@ -86,26 +90,38 @@ static void conn_want_out(struct echo_server *srv, struct echo_conn *ec,
 	epoll_ctl(srv->ep, EPOLL_CTL_MOD, ec->fd, &ev);
 }
 
-/* Returns 1 when all sent, 0 when the socket is full, -1 on error. */
+static bool out_pending(const struct echo_conn *ec)
+{
+	return ec->out_next < ec->out_nr;
+}
+
+/*
+ * Send the echoes, each entry with its opcode, one not ending its message
+ * as a fragment. Returns 1 when all sent, 0 when the socket is full, -1 on
+ * error.
+ */
 static int flush_echo(struct echo_conn *ec)
 {
-	while (ec->out_pending) {
-		ssize_t n = kws_send(ec->conn, ec->out_opcode,
-				     ec->buf + ec->out_off, ec->out_len,
-				     ec->out_flags);
+	while (out_pending(ec)) {
+		struct ws_msg_desc *d = &ec->out_desc[ec->out_next];
+		ssize_t n = kws_send(ec->conn, d->opcode, ec->buf + ec->out_off,
+				     d->len,
+				     d->flags & WS_MSG_EOR ? 0 : KWS_MORE);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return 0;
 		/* More than was asked would be a broken send path: stop. */
-		if (n < 0 || (size_t)n > ec->out_len)
+		if (n < 0 || (size_t)n > d->len)
 			return -1;
-		if (n == 0 && ec->out_len)
+		if (n == 0 && d->len)
 			return 0;
+		/* a part sent leaves the rest for a call with the same flags */
 		ec->out_off += n;
-		ec->out_len -= n;
-		ec->out_pending = ec->out_len != 0;
+		d->len -= n;
+		if (!d->len)
+			ec->out_next++;
 	}
 	return 1;
 }
@@ -118,7 +134,7 @@ static bool echo_input(struct echo_server *srv, struct echo_conn *ec)
 
 	while (budget--) {
 		struct kws_msg_info mi;
-		ssize_t n;
+		int nr;
 
 		r = flush_echo(ec);
 
@@ -130,19 +146,21 @@ static bool echo_input(struct echo_server *srv, struct echo_conn *ec)
 		}
 		conn_want_out(srv, ec, false);
 
-		n = kws_recv(ec->conn, ec->buf, ECHO_BUF, &mi);
-		if (n < 0 && errno == EINTR)
+		nr = kws_recv_batch(ec->conn, ec->buf, ECHO_BUF, ec->out_desc,
+				    srv->o->batch, &mi);
+		if (nr < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (nr < 0)
 			return errno == EAGAIN;
-		switch (mi.opcode) {
+		if (nr == 0)		/* EOF */
+			return false;
+		/* data entries, or one ping, pong or close */
+		switch (ec->out_desc[0].opcode) {
 		case WS_OP_TEXT:
 		case WS_OP_BINARY:
-			ec->out_opcode = mi.opcode;
-			ec->out_flags = mi.eom ? 0 : KWS_MORE;
+			ec->out_next = 0;
+			ec->out_nr = nr;
 			ec->out_off = 0;
-			ec->out_len = n;
-			ec->out_pending = true;
 			break;
 		case WS_OP_CLOSE:	/* answered by libkws or the kernel */
 			if (srv->o->verbose)
@@ -152,8 +170,6 @@ static bool echo_input(struct echo_server *srv, struct echo_conn *ec)
 					mi.close_flags & WS_CLOSE_LOCAL ?
 					", sent by us" : "");
 			break;
-		case 0:			/* EOF */
-			return false;
 		default:
 			break;
 		}
@@ -274,11 +290,11 @@ static bool run_pending(struct echo_server *srv)
 
 	for (ec = srv->conns; ec; ec = next) {
 		next = ec->next;
-		if (!ec->conn || ec->out_pending || !kws_pending(ec->conn))
+		if (!ec->conn || out_pending(ec) || !kws_pending(ec->conn))
 			continue;
 		if (!echo_input(srv, ec))
 			conn_free(srv, ec);
-		else if (!ec->out_pending && kws_pending(ec->conn))
+		else if (!out_pending(ec) && kws_pending(ec->conn))
 			more = true;
 	}
 	return more;

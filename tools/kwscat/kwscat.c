@@ -43,6 +43,8 @@ static void usage(FILE *f)
 "  -i, --ping-interval MS  ping after MS of silence (kernel WS_KEEPALIVE when\n"
 "                          attached); --ping-timeout MS fails it (default 3x)\n"
 "  -m, --max-msg N         largest message accepted (default: the kernel's)\n"
+"  -B, --batch N           receive up to N whole messages per call, 1 to %d\n"
+"                          (default %d; 1: one message per call)\n"
 "  -t, --timeout MS        connect and handshake timeout (default %d)\n"
 "  -q, --quiet             no progress line on stderr\n"
 "  -v, --verbose           log connections and closes on stderr\n"
@@ -51,7 +53,7 @@ static void usage(FILE *f)
 "Exit status: 0 clean close, 1 error, 2 usage, 3 cannot connect or listen,\n"
 "4 handshake refused or failed, 5 closed with an error code or abnormally.\n",
 		kc_progname, kc_progname, kc_progname, KC_DEFAULT_CHUNK,
-		KC_DEFAULT_TIMEOUT_MS);
+		KWS_RECV_BATCH_MAX, KWS_RECV_BATCH_MAX, KC_DEFAULT_TIMEOUT_MS);
 }
 
 /* A decimal number in [min, max], optionally with a K/M/G suffix. */
@@ -111,6 +113,7 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
 		{ "ping-interval",	required_argument,	NULL, 'i' },
 		{ "ping-timeout",	required_argument,	NULL, OPT_PING_TIMEOUT },
 		{ "max-msg",		required_argument,	NULL, 'm' },
+		{ "batch",		required_argument,	NULL, 'B' },
 		{ "timeout",		required_argument,	NULL, 't' },
 		{ "quiet",		no_argument,		NULL, 'q' },
 		{ "verbose",		no_argument,		NULL, 'v' },
@@ -120,7 +123,7 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
 	unsigned long long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "bc:l:e1n:p:uki:m:t:qvh", longopts,
+	while ((c = getopt_long(argc, argv, "bc:l:e1n:p:uki:m:B:t:qvh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'b':
@@ -172,6 +175,11 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
 			if (parse_num(optarg, 1, ULLONG_MAX, &v))
 				goto bad_value;
 			o->max_msg = v;
+			break;
+		case 'B':
+			if (parse_num(optarg, 1, KWS_RECV_BATCH_MAX, &v))
+				goto bad_value;
+			o->batch = v;
 			break;
 		case 't':
 			if (parse_num(optarg, 0, INT_MAX, &v))
@@ -563,6 +571,7 @@ int main(int argc, char **argv)
 {
 	struct kc_opts o = {
 		.chunk = KC_DEFAULT_CHUNK,
+		.batch = KWS_RECV_BATCH_MAX,
 		.timeout_ms = KC_DEFAULT_TIMEOUT_MS,
 	};
 	int lfd, rc;

@@ -44,6 +44,9 @@ struct kc_opts {
 	unsigned int ping_timeout_ms;
 	int timeout_ms;			/* connect + handshake */
 	uint64_t max_msg;		/* 0: the default */
+	unsigned int batch;		/* messages per receive call, 1 to
+					 * KWS_RECV_BATCH_MAX (kws_recv_batch)
+					 */
 	const char *protocols[KC_MAX_PROTOCOLS + 1];	/* NULL-terminated */
 };
 

@@ -267,10 +267,49 @@ static int wait_input(struct session *s, struct kws_conn *c, int64_t *last_in,
 	return 0;
 }
 
-/* Receive until EOF, writing messages to stdout. Returns a KC_EXIT_* code. */
+/*
+ * One received entry (a message or part of one) of @len bytes at @p.
+ * Returns -1 to go on, or the KC_EXIT_* code to end with.
+ */
+static int receive_entry(struct session *s, const struct ws_msg_desc *d,
+			 const char *p, const struct kws_msg_info *mi,
+			 uint64_t *messages)
+{
+	const struct kc_opts *o = s->o;
+	bool eom = d->flags & WS_MSG_EOR;
+
+	switch (d->opcode) {
+	case WS_OP_TEXT:
+	case WS_OP_BINARY:
+		kc_progress_add(0, d->len);
+		if (write_out(p, d->len) ||
+		    (eom && !o->binary && write_out("\n", 1)))
+			return KC_EXIT_ERROR;
+		if (!eom)
+			break;
+		if (o->messages && ++*messages == o->messages) {
+			pthread_mutex_lock(&s->lock);
+			send_close_locked(s);
+			pthread_mutex_unlock(&s->lock);
+		}
+		break;
+	case WS_OP_CLOSE:	/* always alone: @mi has its code */
+		return close_status(o, mi, p, d->len);
+	default:		/* pings and pongs (userspace keepalive) */
+		break;
+	}
+	return -1;
+}
+
+/*
+ * Receive until EOF, writing messages to stdout, up to --batch of them per
+ * call (many small messages then cost one call, not one each). Returns a
+ * KC_EXIT_* code.
+ */
 static int receive(struct session *s, struct kws_conn *c)
 {
 	const struct kc_opts *o = s->o;
+	struct ws_msg_desc desc[KWS_RECV_BATCH_MAX];
 	struct kws_msg_info mi;
 	int64_t last_in = now_ms(), ping_sent = 0;
 	uint64_t messages = 0;
@@ -282,48 +321,35 @@ static int receive(struct session *s, struct kws_conn *c)
 		return KC_EXIT_ERROR;
 	}
 	for (;;) {
-		ssize_t n;
-		int w = wait_input(s, c, &last_in, &ping_sent);
+		const char *p = buf;
+		int nr, w = wait_input(s, c, &last_in, &ping_sent);
 
 		if (w) {
 			rc = w;
 			break;
 		}
-		n = kws_recv(c, buf, RECV_BUF, &mi);
-		if (n < 0 && errno == EINTR)
+		nr = kws_recv_batch(c, buf, RECV_BUF, desc, o->batch, &mi);
+		if (nr < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
+		if (nr < 0) {
 			fprintf(stderr, "%s: receive: %s\n", kc_progname,
 				strerror(errno));
 			rc = KC_EXIT_ERROR;
 			break;
 		}
-		switch (mi.opcode) {
-		case WS_OP_TEXT:
-		case WS_OP_BINARY:
-			kc_progress_add(0, n);
-			if (write_out(buf, n) ||
-			    (mi.eom && !o->binary && write_out("\n", 1))) {
-				rc = KC_EXIT_ERROR;
+		if (nr == 0)	/* EOF, after the close */
+			break;
+		for (int i = 0; i < nr; p += desc[i++].len) {
+			int r = receive_entry(s, &desc[i], p, &mi, &messages);
+
+			if (r >= 0)
+				rc = r;
+			if (r == KC_EXIT_ERROR)
 				goto out;
-			}
-			if (!mi.eom)
-				break;
-			fflush(stdout);
-			if (o->messages && ++messages == o->messages) {
-				pthread_mutex_lock(&s->lock);
-				send_close_locked(s);
-				pthread_mutex_unlock(&s->lock);
-			}
-			break;
-		case WS_OP_CLOSE:
-			rc = close_status(o, &mi, buf, n);
-			break;
-		case 0:		/* EOF, after the close */
-			goto out;
-		default:	/* pings and pongs (userspace keepalive) */
-			break;
 		}
+		/* a whole batch (or the end of a message) is out: show it */
+		if (mi.eom)
+			fflush(stdout);
 	}
 out:
 	if (fflush(stdout) && rc == KC_EXIT_OK) {

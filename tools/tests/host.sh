@@ -87,6 +87,15 @@ t_concurrent() {
 }
 check userspace.echo_20_concurrent t_concurrent
 
+t_many_small() {	# batched receive (default) and one per call agree
+	seq 20000 >"$tmp/small.in"
+	"$KWSCAT" --userspace -q -n 20000 "$ECHO" <"$tmp/small.in" >"$tmp/small.out" &&
+	cmp -s "$tmp/small.in" "$tmp/small.out" &&
+	"$KWSCAT" --userspace -q -B 1 -n 20000 "$ECHO" <"$tmp/small.in" >"$tmp/small1.out" &&
+	cmp -s "$tmp/small.in" "$tmp/small1.out"
+}
+check userspace.many_small_batch t_many_small
+
 t_python() {
 	[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import websockets' 2>/dev/null ||
 		{ pretty "python3-websockets missing"; return 0; }
@@ -124,6 +133,8 @@ expect_fail options.no_target 2 "either a ws:// URL or --listen" "$KWSCAT"
 expect_fail options.both_targets 2 "either a ws:// URL or --listen" "$KWSCAT" -l 1 ws://x/
 expect_fail options.echo_needs_listen 2 "--echo needs --listen" "$KWSCAT" --echo ws://x/
 expect_fail options.bad_chunk 2 "bad value" "$KWSCAT" -c 0 ws://x/
+expect_fail options.bad_batch_0 2 "bad value" "$KWSCAT" -B 0 ws://x/
+expect_fail options.bad_batch_65 2 "bad value" "$KWSCAT" --batch 65 ws://x/
 expect_fail options.userspace_and_kernel 2 "exclude each other" "$KWSCAT" -u -k ws://x/
 expect_fail options.unknown 2 "unrecognized option" "$KWSCAT" --frob ws://x/
 expect_fail options.listen_in_use 3 "Address already in use" "$KWSCAT" --listen "127.0.0.1:$PORT" --echo

@@ -200,6 +200,17 @@ t_userspace() {
 }
 check kwscat.userspace_client_kernel_server t_userspace
 
+# Test that many small messages come back in order with batched receive
+# (WS_RECV_BATCH, kwscat's default) on both sides, and with one per call.
+t_many_small() {
+	seq 1 20000 >"$tmp/small.in"
+	run kc --kernel -q -n 20000 "$ECHO" <"$tmp/small.in" >"$tmp/small.out" &&
+	cmp "$tmp/small.in" "$tmp/small.out" &&
+	run kc --kernel -q -B 1 -n 20000 "$ECHO" <"$tmp/small.in" >"$tmp/small1.out" &&
+	cmp "$tmp/small.in" "$tmp/small1.out"
+}
+check kwscat.many_small_batch_kernel t_many_small
+
 # Test that the echo server serves 50 clients at once.
 t_concurrent() {
 	local i bad=0 cp=()
