@@ -46,6 +46,13 @@ uint64_t proc_runtime_ns(pid_t pid);
 void machine_cpu_ns(uint64_t *busy, uint64_t *total);
 uint64_t machine_idle_ns(void);
 
+struct task_runtime {
+	int pid, tid;
+	uint64_t ns;
+	char comm[20];
+};
+int all_tasks_runtime(struct task_runtime *out, int max);
+
 uint64_t xorshift64(uint64_t *state);
 
 /* Frame header for a FIN frame of @opcode; mask NULL for unmasked. */

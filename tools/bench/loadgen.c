@@ -103,6 +103,87 @@ static void report(const char *mode, const struct window *a,
 	fflush(stdout);
 }
 
+/*
+ * BENCH_TASKS=1: where a window's whole-guest time went besides the client
+ * and the server: every other task's runtime (kworkers, ksoftirqd, ...),
+ * and what no task accounts for (interrupts and softirqs that hit the idle
+ * task). Snapshots are taken outside the window marks, so their own cost
+ * is in neither.
+ */
+#define TASKS_MAX 4096
+static struct task_runtime *tasks_a, *tasks_b;
+static int ntasks_a, ntasks_b;
+
+static void tasks_snap(int first)
+{
+	struct task_runtime **t = first ? &tasks_a : &tasks_b;
+
+	if (!getenv("BENCH_TASKS"))
+		return;
+	if (!*t && !(*t = calloc(TASKS_MAX, sizeof(**t))))
+		die("out of memory");
+	*(first ? &ntasks_a : &ntasks_b) = all_tasks_runtime(*t, TASKS_MAX);
+}
+
+/* " others_per=... unattr_per=... top=comm:per,..." for @n events. */
+static void tasks_extra(char *buf, size_t cap, const struct window *a,
+			const struct window *b, uint64_t n)
+{
+	struct { char comm[20]; uint64_t ns; } top[64];
+	int ntop = 0, i, j, len;
+	uint64_t others = 0, busy;
+
+	buf[0] = 0;
+	if (!tasks_a || !tasks_b || !n)
+		return;
+	for (i = 0; i < ntasks_b; i++) {
+		struct task_runtime *tb = &tasks_b[i];
+		uint64_t before = 0, d;
+
+		if (tb->pid == getpid() || tb->pid == opt.server)
+			continue;
+		for (j = 0; j < ntasks_a; j++)
+			if (tasks_a[j].tid == tb->tid)
+				before = tasks_a[j].ns;
+		d = tb->ns - before;
+		if (!d)
+			continue;
+		others += d;
+		for (j = 0; j < ntop; j++)
+			if (!strcmp(top[j].comm, tb->comm))
+				break;
+		if (j == ntop && ntop < 64) {
+			snprintf(top[j].comm, sizeof(top[j].comm), "%s", tb->comm);
+			top[j].ns = 0;
+			ntop++;
+		}
+		if (j < ntop)
+			top[j].ns += d;
+	}
+	busy = (b->t - a->t) - (b->idle_ns - a->idle_ns);
+	len = snprintf(buf, cap, "others_per=%.1f unattr_per=%.1f top=",
+		       (double)others / n,
+		       ((double)busy - (b->server_ns - a->server_ns) -
+			(b->self_ns - a->self_ns) - others) / n);
+	for (i = 0; i < 4 && i < ntop; i++) {
+		int best = i;
+
+		for (j = i + 1; j < ntop; j++)
+			if (top[j].ns > top[best].ns)
+				best = j;
+		if (best != i) {
+			__typeof__(top[0]) tmp = top[i];
+
+			top[i] = top[best];
+			top[best] = tmp;
+		}
+		if (len < (int)cap)
+			len += snprintf(buf + len, cap - len, "%s%s:%.1f",
+					i ? "," : "", top[i].comm,
+					(double)top[i].ns / n);
+	}
+}
+
 static void new_key(uint8_t key[4])
 {
 	uint32_t k = xorshift64(&rng);
@@ -417,7 +498,7 @@ static int run_ping(void)
 	struct conn *conns = calloc(opt.conns, sizeof(*conns));
 	struct window a = { 0 }, b;
 	int ep = epoll_create1(0), i, n, phase = 0, due = 0;
-	char extra[96];
+	char extra[512], tasks[400];
 
 	if (opt.raw)
 		die("ping needs WebSocket (no -r)");
@@ -487,15 +568,18 @@ static int run_ping(void)
 		}
 		t = now_ns();
 		if (phase == 0 && t >= t_measure) {
+			tasks_snap(1);
 			window_mark(&a, sent, pongs);
 			phase = 1;
 		} else if (phase == 1 && t >= t_end) {
 			window_mark(&b, sent, pongs);
+			tasks_snap(0);
 			break;
 		}
 	}
-	snprintf(extra, sizeof(extra), "pongs=%" PRIu64 " interval_ms=%d",
-		 b.bytes - a.bytes, opt.interval_ms);
+	tasks_extra(tasks, sizeof(tasks), &a, &b, b.count - a.count);
+	snprintf(extra, sizeof(extra), "pongs=%" PRIu64 " interval_ms=%d%s%s",
+		 b.bytes - a.bytes, opt.interval_ms, tasks[0] ? " " : "", tasks);
 	b.bytes = a.bytes;
 	report("ping", &a, &b, extra);
 	return 0;
