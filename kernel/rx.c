@@ -496,6 +496,18 @@ static unsigned int kws_rx_pack_size(const struct sock *sk, u32 rest)
 }
 
 /*
+ * The opcode of the frame the parser's next event comes from: the one it
+ * is in, else the one whose header starts at @next. One feed reports at
+ * most one event, so a control frame's feed needs no packed record.
+ */
+static u8 kws_rx_next_opcode(const struct kws_parser *p, u8 next)
+{
+	if (p->in_payload)
+		return p->frame.opcode;
+	return (p->hdr_len ? p->hdr[0] : next) & 0x0f;
+}
+
+/*
  * tcp_read_sock() actor, also fed the WS_LEFTOVER skbs. Runs with the
  * socket lock held in either form, possibly in softirq: GFP_ATOMIC only.
  * Returns the bytes consumed; 0 makes tcp_read_sock() stop.
@@ -535,6 +547,7 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 			bool big = len - consumed - used > KWS_RX_COPY_MAX;
 			struct kws_event ev;
 			bool pack;
+			u8 opcode;
 			u64 n;
 
 			if (ctx->rx_held >= (u32)READ_ONCE(sk->sk_rcvbuf) ||
@@ -555,8 +568,9 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 			if (!ctx->rx_small_spare)
 				ctx->rx_small_spare = alloc_skb(KWS_RX_COPY_MAX,
 								GFP_ATOMIC);
-			pack = (!big || rd->pack) && !ctx->rx_pack_spare &&
-			       !kws_rx_pack_room(ctx);
+			opcode = kws_rx_next_opcode(&ctx->parser, data[used]);
+			pack = (!big || rd->pack) && !(opcode & 0x8) &&
+			       !ctx->rx_pack_spare && !kws_rx_pack_room(ctx);
 			if (pack)
 				ctx->rx_pack_spare =
 					alloc_skb(kws_rx_pack_size(sk, len -
