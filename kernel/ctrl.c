@@ -57,21 +57,46 @@ static bool kws_ctrl_burst_add(struct kws_ctx *ctx, const u8 *payload,
 }
 
 /*
+ * Can the pong of a ping parsed now go straight into ctl_frame for
+ * kws_ctrl_pong_now()? Only between the application's frames with no
+ * other frame of ours pending: a writer that sleeps with the socket lock
+ * dropped (no room in TCP) always has its frame open or its control frame
+ * in ctl_frame, so this also keeps out of its way without tx_lock. rx.c
+ * then keeps no skb ready for the ping's payload. Socket lock held.
+ */
+bool kws_ctrl_pong_direct_ok(const struct kws_ctx *ctx)
+{
+	return !ctx->pong_queued && !ctx->ctl_len && !ctx->pong_burst_len &&
+	       !ctx->close_built && !kws_tx_frame_open(ctx);
+}
+
+/*
  * Every ping gets its pong, in order. While flush keeps a pong_burst
  * buffer (a run of pings is being answered) the pong is built at its end
- * and parsing goes on: a ping then costs no skb. Returns true when the
- * pong is built or none is due (our close is out); false when it needs
- * the slot (kws_ctrl_queue_pong()): no page or no room, a pong already
- * waits there (order), or the application's data frame is half sent.
+ * and parsing goes on: a ping then costs no skb. With @now (the parser
+ * calls kws_ctrl_pong_now() as soon as it stops) and nothing else pending
+ * the pong is built in ctl_frame and parsing stops until it is sent: an
+ * idle connection's ping costs no allocation. Returns true when the pong
+ * is built or none is due (our close is out); false when it needs the slot
+ * (kws_ctrl_queue_pong()): no page or no room, a pong already waits there
+ * (order), or the application's data frame is half sent.
  * Socket lock held (either form).
  */
-bool kws_ctrl_burst_pong(struct kws_ctx *ctx, const u8 *payload, u8 len)
+bool kws_ctrl_burst_pong(struct kws_ctx *ctx, const u8 *payload, u8 len,
+			 bool now)
 {
 	if (ctx->close_built)
 		return true;
 	if (kws_tx_frame_open(ctx) || ctx->pong_queued)
 		return false;
-	return kws_ctrl_burst_add(ctx, payload, len);
+	if (kws_ctrl_burst_add(ctx, payload, len))
+		return true;
+	if (!now || !kws_ctrl_pong_direct_ok(ctx))
+		return false;
+	kws_ctrl_build(ctx, WS_OP_PONG, payload, len, true);
+	ctx->pong_built = 1;
+	ctx->rx_pong_wait = 1;
+	return true;
 }
 
 /*
@@ -168,12 +193,16 @@ void kws_ctrl_kick(struct kws_ctx *ctx)
 		kws_queue_delayed_work(ctx, &ctx->tx_work, 0);
 }
 
-/* Build a whole control frame in ctl_frame. tx_lock and socket lock held. */
+/*
+ * Build a whole control frame in ctl_frame. tx_lock and socket lock held,
+ * or the socket lock alone for the parser's pong (kws_ctrl_burst_pong()).
+ */
 void kws_ctrl_build(struct kws_ctx *ctx, u8 opcode, const u8 *payload,
 		    u8 len, bool kernel)
 {
 	ctx->ctl_len = kws_ctrl_build_at(ctx, ctx->ctl_frame, opcode, payload,
 					 len);
+	ctx->pong_built = 0;
 	ctx->ctl_sent = 0;
 	ctx->ctl_opcode = opcode;
 	ctx->ctl_kernel = kernel;
@@ -205,6 +234,7 @@ int kws_ctrl_send_pending(struct sock *sk, struct kws_ctx *ctx, int flags)
 		ctx->close_flushed = 1;
 	ctx->ctl_len = 0;
 	ctx->ctl_sent = 0;
+	ctx->pong_built = 0;
 	return 0;
 }
 
@@ -256,33 +286,24 @@ void kws_ctrl_exit(void)
 }
 
 /*
- * Send the pong just queued at once, from the context that parsed its ping,
- * instead of waking tx_work. Returns true when it is all with TCP (parsing
- * may go on); false leaves it to tx_work. Context: the socket lock in
- * either form: softirq with bh_lock_sock() and no owner, or a process that
- * owns it; tx_lock is not held.
+ * Send the pong the parser just built in ctl_frame (kws_ctrl_burst_pong())
+ * at once, from the context that parsed its ping, instead of waking
+ * tx_work. Returns true when it is all with TCP (parsing may go on); false
+ * leaves it to tx_work. Context: the socket lock in either form: softirq
+ * with bh_lock_sock() and no owner, or a process that owns it; tx_lock is
+ * not held.
  */
 bool kws_ctrl_pong_now(struct sock *sk, struct kws_ctx *ctx)
 {
 	bool use_task_frag = sk->sk_use_task_frag;
 	gfp_t allocation = sk->sk_allocation;
-	struct sk_buff *pong = ctx->pong_skb;
 	struct page_frag *pfrag;
 	int ret;
 
-	/*
-	 * Only between the application's frames. A writer that sleeps with the
-	 * socket lock dropped (no room in TCP) always has its frame open or
-	 * its control frame in ctl_frame, so this also keeps out of its way
-	 * without taking tx_lock.
-	 */
-	if (!ctx->pong_queued || ctx->ctl_len || ctx->pong_burst_len ||
-	    ctx->close_built || kws_tx_frame_open(ctx))
+	/* Built under this same hold of the socket lock: nothing came between. */
+	if (!ctx->pong_built)
 		return false;
-	ctx->pong_queued = 0;
-	ctx->pong_skb = NULL;
-	kws_ctrl_build(ctx, WS_OP_PONG, pong->data, pong->len, true);
-	consume_skb(pong);
+	ctx->pong_built = 0;
 
 	/*
 	 * Never sleep (MSG_DONTWAIT, GFP_ATOMIC: espintcp sends from softirq

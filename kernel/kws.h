@@ -184,6 +184,7 @@ struct kws_ctx {
 	u8			shut_wr;	/* TCP send side shut by us */
 	u16			close_code;	/* 0 sends an empty close */
 	u8			pong_queued;	/* pong_skb waits to be built */
+	u8			pong_built;	/* ctl_frame: the parser's pong */
 	struct sk_buff		*pong_skb;	/* the ping's payload, shared */
 	u8			*pong_burst;	/* pongs built back to back */
 	u16			pong_burst_len;	/* bytes built */
@@ -318,7 +319,9 @@ static inline bool kws_tx_hold_sending(const struct kws_ctx *ctx)
 #endif
 
 /* ctrl.c */
-bool kws_ctrl_burst_pong(struct kws_ctx *ctx, const u8 *payload, u8 len);
+bool kws_ctrl_pong_direct_ok(const struct kws_ctx *ctx);
+bool kws_ctrl_burst_pong(struct kws_ctx *ctx, const u8 *payload, u8 len,
+			 bool now);
 void kws_ctrl_queue_pong(struct kws_ctx *ctx, struct sk_buff *payload);
 void kws_ctrl_purge(struct kws_ctx *ctx);
 void kws_ctrl_queue_close(struct kws_ctx *ctx, u16 code);

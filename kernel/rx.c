@@ -9,8 +9,9 @@
  * mask and phase in skb->cb, so payload is never copied or written before
  * recvmsg() unmasks it into the user's buffer. Control frames are handled
  * at once (ctrl.c queues the pong or the close echo); their payload goes
- * into the small skb kept ready before each feed (rx_small_spare), so they
- * never need an allocation the parser could not undo. The close the
+ * into the small skb kept ready before a control frame's feed
+ * (rx_small_spare), so they never need an allocation the parser could not
+ * undo; a ping answered from ctl_frame at once needs none. The close the
  * application receives last (peer's close, our failure, or TCP EOF) is kept
  * in the context rather than in a record, its reason in that small skb.
  *
@@ -37,6 +38,7 @@ struct kws_rx_desc {
 	bool		queued;		/* a record or the close was queued */
 	bool		kick;		/* ctrl.c has a frame to send */
 	bool		pack;		/* small chunks seen: keep a pack spare */
+	bool		pong_now;	/* kws_ctrl_pong_now() follows the pass */
 };
 
 void kws_rx_init(struct kws_ctx *ctx)
@@ -271,7 +273,8 @@ static void kws_rx_control(struct kws_rx_desc *rd, const struct kws_event *ev)
 	 */
 	if (ev->opcode == WS_OP_PING && !answered) {
 		rd->kick = true;
-		answered = kws_ctrl_burst_pong(ctx, payload, ev->len);
+		answered = kws_ctrl_burst_pong(ctx, payload, ev->len,
+					       rd->pong_now);
 		if (answered && !(ctx->flags & WS_F_DELIVER_CONTROL))
 			return;
 	}
@@ -498,13 +501,27 @@ static unsigned int kws_rx_pack_size(const struct sock *sk, u32 rest)
 /*
  * The opcode of the frame the parser's next event comes from: the one it
  * is in, else the one whose header starts at @next. One feed reports at
- * most one event, so a control frame's feed needs no packed record.
+ * most one event, so a control frame's feed needs no packed record, and a
+ * data frame's no control skb.
  */
 static u8 kws_rx_next_opcode(const struct kws_parser *p, u8 next)
 {
 	if (p->in_payload)
 		return p->frame.opcode;
 	return (p->hdr_len ? p->hdr[0] : next) & 0x0f;
+}
+
+/*
+ * A ping whose pong ctrl.c will build in ctl_frame and send right after
+ * this pass (kws_ctrl_burst_pong()): its payload needs no skb.
+ */
+static bool kws_rx_pong_direct(const struct kws_rx_desc *rd, u8 opcode)
+{
+	const struct kws_ctx *ctx = rd->ctx;
+
+	return opcode == WS_OP_PING && rd->pong_now &&
+	       !(ctx->flags & (WS_F_NO_AUTO_PONG | WS_F_DELIVER_CONTROL)) &&
+	       kws_ctrl_pong_direct_ok(ctx);
 }
 
 /*
@@ -546,7 +563,7 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 			/* A chunk from here on may be too big to copy. */
 			bool big = len - consumed - used > KWS_RX_COPY_MAX;
 			struct kws_event ev;
-			bool pack;
+			bool pack, small;
 			u8 opcode;
 			u64 n;
 
@@ -563,12 +580,13 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 			 * clone only when a chunk could need one: a chunk is
 			 * never longer than what is left of @skb.
 			 */
+			opcode = kws_rx_next_opcode(&ctx->parser, data[used]);
+			small = (opcode & 0x8) && !kws_rx_pong_direct(rd, opcode);
 			if (big && !spare)
 				spare = skb_clone(skb, GFP_ATOMIC);
-			if (!ctx->rx_small_spare)
+			if (small && !ctx->rx_small_spare)
 				ctx->rx_small_spare = alloc_skb(KWS_RX_COPY_MAX,
 								GFP_ATOMIC);
-			opcode = kws_rx_next_opcode(&ctx->parser, data[used]);
 			pack = (!big || rd->pack) && !(opcode & 0x8) &&
 			       !ctx->rx_pack_spare && !kws_rx_pack_room(ctx);
 			if (pack)
@@ -577,7 +595,7 @@ static int kws_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
 								   consumed -
 								   used),
 						  GFP_ATOMIC);
-			if ((big && !spare) || !ctx->rx_small_spare ||
+			if ((big && !spare) || (small && !ctx->rx_small_spare) ||
 			    (pack && !ctx->rx_pack_spare)) {
 				rd->stop = true;
 				rd->nomem = true;
@@ -689,6 +707,7 @@ again:
 	ctx->rx_throttled = 0;
 	rd.stop = false;
 	rd.kick = false;
+	rd.pong_now = !direct;
 	while (!rd.stop && (skb = skb_peek(&ctx->rx_leftover))) {
 		ctx->rx_leftover_off += kws_rx_actor(&desc, skb,
 						     ctx->rx_leftover_off,
