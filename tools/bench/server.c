@@ -4,7 +4,8 @@
  * shares the accept path, the buffers and the echo logic and differs only in
  * how bytes become messages (Documentation/performance.md):
  *
- *   raw-*   plain TCP: the ceiling (echo, sink, sendfile)
+ *   raw-*   plain TCP: the ceiling (echo, sink, sendfile; raw-sendfile
+ *           answers the HTTP handshake first, as kws-sendfile does)
  *   kws-*   the kernel ULP through the raw ABI (include/uapi/linux/kws.h):
  *           TCP_ULP "ws" + WS_CONFIG, recvmsg/recvmmsg/sendmsg, sendfile;
  *           kws-sinku receives with an io_uring multishot recvmsg;
@@ -676,7 +677,8 @@ static struct conn *conn_accept(int lfd)
 		die("accept: %m");
 	set_nodelay(fd);
 	c->fd = fd;
-	if (opt.kind != RAW && ws_server_handshake(fd))
+	/* raw-sendfile too: its client is loadgen's recv, which always asks */
+	if ((opt.kind != RAW || opt.op == SENDFILE) && ws_server_handshake(fd))
 		die("handshake: %m");
 	if (opt.kind == KWS)
 		kws_attach_raw(fd);
