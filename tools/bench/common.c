@@ -20,6 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/kws.h>
+
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+
 void die(const char *fmt, ...)
 {
 	va_list ap;
@@ -511,4 +517,15 @@ void set_nodelay(int fd)
 	int one = 1;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void kws_attach_server(int fd, uint8_t tx_opcode)
+{
+	struct ws_config cfg = { .role = WS_ROLE_SERVER, .tx_opcode = tx_opcode,
+				 .max_msg_size = WS_MAX_MSG_UNLIMITED };
+
+	if (setsockopt(fd, SOL_TCP, TCP_ULP, "ws", sizeof("ws")))
+		die("TCP_ULP ws: %m (is kws.ko loaded?)");
+	if (setsockopt(fd, SOL_WS, WS_CONFIG, &cfg, sizeof(cfg)))
+		die("WS_CONFIG: %m");
 }

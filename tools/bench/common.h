@@ -73,6 +73,8 @@ int ws_server_handshake(int fd);
 
 int tcp_listen(int port);
 int tcp_connect(int port);
+/* TCP_ULP "ws", server role, no message size limit; tx_opcode 0: the default */
+void kws_attach_server(int fd, uint8_t tx_opcode);
 void set_nonblock(int fd, int on);
 void set_nodelay(int fd);
 /* write() all of it, blocking; 0 or -1 */

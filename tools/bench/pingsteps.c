@@ -42,9 +42,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#ifndef TCP_ULP
-#define TCP_ULP 31
-#endif
 
 enum step { KPING, KREAD, UPING, UREAD, UPONG, UCREAD, NSTEPS };
 static const char *const step_name[NSTEPS] = {
@@ -63,17 +60,6 @@ static void pair(int lfd, int port, int *srv, int *cli)
 	set_nodelay(*srv);
 	set_nonblock(*srv, 1);
 	set_nonblock(*cli, 1);
-}
-
-static void attach(int fd)
-{
-	struct ws_config cfg = { .role = WS_ROLE_SERVER,
-				 .max_msg_size = WS_MAX_MSG_UNLIMITED };
-
-	if (setsockopt(fd, SOL_TCP, TCP_ULP, "ws", sizeof("ws")))
-		die("TCP_ULP ws: %m (is kws.ko loaded?)");
-	if (setsockopt(fd, SOL_WS, WS_CONFIG, &cfg, sizeof(cfg)))
-		die("WS_CONFIG: %m");
 }
 
 /* One call timed: returns instructions (ns under icount) less the clock. */
@@ -130,7 +116,7 @@ int main(int argc, char **argv)
 	port = ntohs(sin.sin_port);
 	for (unsigned int i = 0; i < conns; i++) {
 		pair(lfd, port, &ks[i], &kc[i]);
-		attach(ks[i]);
+		kws_attach_server(ks[i], 0);
 		pair(lfd, port, &us[i], &uc[i]);
 	}
 	for (int i = 0; i < 1000; i++) {

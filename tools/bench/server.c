@@ -47,9 +47,6 @@
 
 #include "bench_libkws.h"
 
-#ifndef TCP_ULP
-#define TCP_ULP 31
-#endif
 
 enum kind { RAW, KWS, LIB, USER };
 enum op { ECHO, SINK, SINKM, SINKU, SINKB, SINKBU, SENDFILE, MEM };
@@ -88,17 +85,6 @@ static const struct {
 	{ "lib-echo", LIB, ECHO }, { "lib-sink", LIB, SINK },
 	{ "user-write", USER, SENDFILE }, { "mem", KWS, MEM },
 };
-
-static void kws_attach_raw(int fd)
-{
-	struct ws_config cfg = { .role = WS_ROLE_SERVER, .tx_opcode = WS_OP_BINARY,
-				 .max_msg_size = WS_MAX_MSG_UNLIMITED };
-
-	if (setsockopt(fd, SOL_TCP, TCP_ULP, "ws", sizeof("ws")))
-		die("TCP_ULP ws: %m (is kws.ko loaded?)");
-	if (setsockopt(fd, SOL_WS, WS_CONFIG, &cfg, sizeof(cfg)))
-		die("WS_CONFIG: %m");
-}
 
 static void conn_close(struct conn *c)
 {
@@ -650,7 +636,7 @@ static void mem_measure(int lfd)
 	s1 = slab_snap(&before);
 	m1 = meminfo_slab();
 	for (i = 0; i < opt.conns; i++)
-		kws_attach_raw(fds[i]);
+		kws_attach_server(fds[i], WS_OP_BINARY);
 	usleep(200000);
 	s2 = slab_snap(&after);
 	m2 = meminfo_slab();
@@ -681,7 +667,7 @@ static struct conn *conn_accept(int lfd)
 	if ((opt.kind != RAW || opt.op == SENDFILE) && ws_server_handshake(fd))
 		die("handshake: %m");
 	if (opt.kind == KWS)
-		kws_attach_raw(fd);
+		kws_attach_server(fd, WS_OP_BINARY);
 	if (opt.op == SINKB) {
 		int on = 1;
 

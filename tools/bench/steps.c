@@ -42,9 +42,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#ifndef TCP_ULP
-#define TCP_ULP 31
-#endif
 
 #define BUF_BYTES	(8 << 20)	/* socket buffers: nothing blocks */
 #define MMSG_BATCH	64
@@ -80,17 +77,6 @@ static void pair(int *srv, int *cli)
 		set_nodelay(fd);
 		set_nonblock(fd, 1);
 	}
-}
-
-static void attach(int fd)
-{
-	struct ws_config cfg = { .role = WS_ROLE_SERVER,
-				 .max_msg_size = WS_MAX_MSG_UNLIMITED };
-
-	if (setsockopt(fd, SOL_TCP, TCP_ULP, "ws", sizeof("ws")))
-		die("TCP_ULP ws: %m (is kws.ko loaded?)");
-	if (setsockopt(fd, SOL_WS, WS_CONFIG, &cfg, sizeof(cfg)))
-		die("WS_CONFIG: %m");
 }
 
 /* Non-blocking write of all of it: a short write means buffers too small. */
@@ -306,7 +292,7 @@ int main(int argc, char **argv)
 			die("setup (sizes up to 1024): %m");
 		memset(payload, 'x', size);
 		pair(&ks, &kc);
-		attach(ks);
+		kws_attach_server(ks, 0);
 		pair(&rs, &rc);
 		/* One warm-up round each, not counted. */
 		for (unsigned int i = 0; i <= rounds; i++) {
